@@ -1,0 +1,14 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod blame;
+pub mod ids;
+pub mod point;
+pub mod secret;
+pub mod transcript;
+pub mod wire;
+
+pub use blame::{Blame, CheckTag, Culprits};
+pub use ids::{PartyIndex, SessionId, SignerIndex, SignerSet, SignerSetError};
+pub use secret::SecretScalar;
+pub use transcript::Transcript;
