@@ -3,7 +3,9 @@
 
 pub mod blame;
 pub mod ids;
+pub mod inbox;
 pub mod point;
+pub mod protocol;
 pub mod secret;
 pub mod transcript;
 pub mod wire;
@@ -11,4 +13,5 @@ pub mod wire;
 pub use blame::{Blame, CheckTag, Culprits};
 pub use ids::{PartyIndex, SessionId, SignerIndex, SignerSet, SignerSetError};
 pub use secret::SecretScalar;
+pub use protocol::{ProtocolError, StateMachine, Transition};
 pub use transcript::Transcript;

@@ -95,6 +95,19 @@ pub struct Expect {
     pub max_len: usize,
 }
 
+/// Reads only the header, to route a message to the right inbox (broadcast or p2p).
+pub fn peek_header(bytes: &[u8], max_len: usize) -> Result<Header, WireError> {
+    if bytes.len() > max_len {
+        return Err(WireError::TooLarge {
+            len: bytes.len(),
+            max: max_len,
+        });
+    }
+    let (header, _): (Header, &[u8]) =
+        postcard::take_from_bytes(bytes).map_err(|e| WireError::Malformed(e.to_string()))?;
+    Ok(header)
+}
+
 /// Decodes and checks a message that the transport authenticated as coming from `from`.
 pub fn decode<T: DeserializeOwned>(
     bytes: &[u8],
