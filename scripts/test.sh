@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs the test suite (the command README.md documents). Heavy tests (fresh safe primes, big
+# networks) are #[ignore]d; run them with `scripts/test.sh --run-ignored all`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v m4 >/dev/null 2>&1 || { echo "m4 is required to build GMP: apt-get install m4" >&2; exit 1; }
+exec cargo nextest run --locked --no-fail-fast "$@"
