@@ -46,7 +46,11 @@ impl Blame {
 
 impl fmt::Display for Blame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "party {} failed {}: {}", self.party, self.check, self.reason)
+        write!(
+            f,
+            "party {} failed {}: {}",
+            self.party, self.check, self.reason
+        )
     }
 }
 

@@ -63,7 +63,11 @@ pub enum SignerSetError {
 
 impl SignerSet {
     /// Validates and sorts `parties`: exactly `threshold` distinct members of `0..n`.
-    pub fn new(mut parties: Vec<PartyIndex>, threshold: u16, n: u16) -> Result<Self, SignerSetError> {
+    pub fn new(
+        mut parties: Vec<PartyIndex>,
+        threshold: u16,
+        n: u16,
+    ) -> Result<Self, SignerSetError> {
         if parties.len() != usize::from(threshold) {
             return Err(SignerSetError::WrongSize {
                 got: parties.len(),

@@ -12,6 +12,6 @@ pub mod wire;
 
 pub use blame::{Blame, CheckTag, Culprits};
 pub use ids::{PartyIndex, SessionId, SignerIndex, SignerSet, SignerSetError};
-pub use secret::SecretScalar;
 pub use protocol::{ProtocolError, StateMachine, Transition};
+pub use secret::SecretScalar;
 pub use transcript::Transcript;

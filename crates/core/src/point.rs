@@ -64,16 +64,42 @@ impl WireScalar {
 }
 
 mod serde_bytes33 {
-    use serde::de::Error;
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::de::{Error, SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(b: &[u8; 33], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_bytes(b)
     }
 
+    struct V;
+
+    impl<'de> Visitor<'de> for V {
+        type Value = [u8; 33];
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("33 bytes")
+        }
+
+        fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<[u8; 33], E> {
+            <[u8; 33]>::try_from(v).map_err(|_| E::invalid_length(v.len(), &self))
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<[u8; 33], A::Error> {
+            let mut out = [0u8; 33];
+            for (i, slot) in out.iter_mut().enumerate() {
+                *slot = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(i, &self))?;
+            }
+            if seq.next_element::<u8>()?.is_some() {
+                return Err(A::Error::invalid_length(34, &self));
+            }
+            Ok(out)
+        }
+    }
+
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 33], D::Error> {
-        let v: &[u8] = <&[u8]>::deserialize(d)?;
-        <[u8; 33]>::try_from(v).map_err(|_| D::Error::invalid_length(v.len(), &"33 bytes"))
+        d.deserialize_bytes(V)
     }
 }
 

@@ -26,7 +26,10 @@ pub enum ProtocolError {
 }
 
 fn fmt_blames(b: &[Blame]) -> String {
-    b.iter().map(|b| b.to_string()).collect::<Vec<_>>().join("; ")
+    b.iter()
+        .map(|b| b.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl ProtocolError {

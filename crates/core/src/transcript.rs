@@ -6,10 +6,10 @@
 //! reduction (scalars: 512 bits reduced mod q) or counter-mode expansion (bit strings, big
 //! integers), never by a plain `mod` of a short hash.
 
+use k256::elliptic_curve::bigint::U512;
 use k256::elliptic_curve::group::GroupEncoding;
 use k256::elliptic_curve::ops::Reduce;
 use k256::elliptic_curve::PrimeField;
-use k256::elliptic_curve::bigint::U512;
 use k256::{ProjectivePoint, Scalar};
 use sha2::{Digest, Sha512};
 

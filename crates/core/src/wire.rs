@@ -48,7 +48,12 @@ pub struct Outgoing {
 
 impl std::fmt::Debug for Outgoing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Outgoing({:?}, {} bytes)", self.delivery, self.bytes.len())
+        write!(
+            f,
+            "Outgoing({:?}, {} bytes)",
+            self.delivery,
+            self.bytes.len()
+        )
     }
 }
 
@@ -69,7 +74,10 @@ pub enum WireError {
     #[error("message is for round {got}, expected round {want}")]
     WrongRound { got: u16, want: u16 },
     #[error("header names sender {claimed}, but the channel authenticated {actual}")]
-    WrongSender { claimed: PartyIndex, actual: PartyIndex },
+    WrongSender {
+        claimed: PartyIndex,
+        actual: PartyIndex,
+    },
     #[error("message delivery {got:?} does not match the expected {want:?}")]
     WrongDelivery { got: Delivery, want: Delivery },
 }

@@ -1,9 +1,13 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod arith;
 pub mod aux;
+mod ec;
 pub mod error;
 pub mod params;
+#[cfg(test)]
+mod testkeys;
 
 // Elliptic-curve proofs, written here.
 pub mod dleq;
