@@ -1,1 +1,12 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod common;
+pub mod keygen;
+pub mod presign;
+pub mod sign;
+
+pub use keygen::Keygen;
+pub use presign::{Presign, Presignature};
+pub use sign::{Sign, SignRequest, Signature};
+pub use tessera_keyshare::KeyShare;

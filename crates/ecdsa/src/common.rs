@@ -1,0 +1,112 @@
+//! Helpers shared by the protocols: proof contexts, hedged nonces, integer/scalar conversion.
+
+use k256::elliptic_curve::ops::Reduce;
+use k256::elliptic_curve::PrimeField;
+use k256::{Scalar, U256};
+use rug::integer::Order;
+use rug::Integer;
+use tessera_core::wire::{Delivery, Expect, ProtocolId};
+use tessera_core::{Blame, CheckTag, PartyIndex, SessionId, Transcript};
+
+/// No honest message of a network of up to 256 parties at the 128-bit level is near this.
+pub const MAX_MSG_LEN: usize = 8 << 20;
+
+/// The wire-level check: a message that does not decode, or whose header names another
+/// session, round, sender or delivery, blames its sender.
+pub const WIRE: CheckTag = CheckTag("[W.0]");
+
+/// The Fiat–Shamir context of one proof: protocol, session, round, prover and, for proofs
+/// addressed to one verifier, the verifier.
+pub fn proof_ctx(
+    protocol: &'static [u8],
+    sid: &SessionId,
+    proof: &'static [u8],
+    prover: PartyIndex,
+    verifier: Option<PartyIndex>,
+) -> Transcript {
+    let mut t = Transcript::new(protocol);
+    t.append_sid(sid);
+    t.append(b"proof", proof);
+    t.append_party(b"prover", prover);
+    match verifier {
+        Some(v) => t.append_party(b"verifier", v),
+        None => t.append(b"verifier", b"all"),
+    };
+    t
+}
+
+/// A nonce hedged with secret material: `H(rng ‖ secret ‖ sid ‖ label)` reduced mod q, so a
+/// weak rng alone does not make nonces predictable (frost `Nonce::new`).
+pub fn hedged_scalar(
+    rng: &mut impl rand_core::CryptoRngCore,
+    secret: &Scalar,
+    sid: &SessionId,
+    label: &[u8],
+) -> Scalar {
+    let mut fresh = [0u8; 32];
+    rng.fill_bytes(&mut fresh);
+    let mut t = Transcript::new(b"tessera.ecdsa.hedged-nonce.v1");
+    t.append(b"rng", &fresh);
+    t.append_scalar(b"secret", secret);
+    t.append_sid(sid);
+    t.append(b"label", label);
+    zeroize::Zeroize::zeroize(&mut fresh);
+    t.challenge_scalar(b"nonce")
+}
+
+pub fn scalar_to_integer(s: &Scalar) -> Integer {
+    Integer::from_digits(s.to_repr().as_slice(), Order::Msf)
+}
+
+/// The secp256k1 group order as an integer.
+pub fn group_order() -> Integer {
+    scalar_to_integer(&(-Scalar::ONE)) + 1u32
+}
+
+/// Reduces a (possibly negative) integer mod q.
+pub fn integer_to_scalar(x: &Integer) -> Scalar {
+    let q = group_order();
+    let mut r = Integer::from(x % &q);
+    if r < 0 {
+        r += &q;
+    }
+    let digits = r.to_digits::<u8>(Order::Msf);
+    let mut bytes = [0u8; 32];
+    let start = 32usize.saturating_sub(digits.len());
+    if let Some(dst) = bytes.get_mut(start..) {
+        if let Some(src) = digits.get(digits.len().saturating_sub(32)..) {
+            dst.copy_from_slice(src);
+        }
+    }
+    <Scalar as Reduce<U256>>::reduce(U256::from_be_slice(&bytes))
+}
+
+/// A wire error becomes a blame of the sender.
+pub fn wire_blame(from: PartyIndex, e: tessera_core::wire::WireError) -> Blame {
+    Blame::new(from, WIRE, e.to_string())
+}
+
+pub fn expect(protocol: ProtocolId, sid: SessionId, round: u16, delivery: Delivery) -> Expect {
+    Expect {
+        protocol,
+        sid,
+        round,
+        delivery,
+        max_len: MAX_MSG_LEN,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integer_scalar_roundtrip() {
+        let s = Scalar::from(123456789u64);
+        assert_eq!(integer_to_scalar(&scalar_to_integer(&s)), s);
+        assert_eq!(integer_to_scalar(&Integer::from(-1)), -Scalar::ONE);
+        assert_eq!(integer_to_scalar(&group_order()), Scalar::ZERO);
+        let big = group_order() * 5u32 + 7u32;
+        assert_eq!(integer_to_scalar(&big), Scalar::from(7u64));
+    }
+}

@@ -1,0 +1,311 @@
+//! Keygen round 3: modulus proofs, encrypted shares, Feldman checks.
+//!
+//! GG20 §3, Phase 2 > "P_i performs a (t, n) Feldman-VSS of u_i … Each player verifies the
+//! shares it received"; CGGMP auxiliary info round 3 > "ψ_i = Π^mod(… rid …), φ_{i,j} = Π^fac".
+//!
+//! IN: every party's opening. OUT: broadcast Schnorr proof of `x_i` (or complaints), computed in
+//! `proceed` and handed to round 4.
+//! CHECKS (blaming the sender):
+//! - `[K3.1]` Π^mod on `N_j` verifies (bound to `rid`);
+//! - `[K3.2]` Π^fac addressed to us verifies (with our ring-Pedersen parameters);
+//! - `[K3.3]` exactly `n` share ciphertexts, each in `Z*_{N_k²}` of its recipient `k`.
+//!
+//! A share that fails the Feldman check is not blamed here: we cannot yet prove it to others.
+//! We reveal it in round 4 (see [`super::complaint`]).
+
+use k256::elliptic_curve::ops::MulByGenerator as _;
+use k256::{ProjectivePoint, Scalar};
+use rug::Integer;
+use tessera_core::inbox::Inbox;
+use tessera_core::wire::{self, Delivery, Outgoing, ProtocolId};
+use tessera_core::{Blame, PartyIndex, ProtocolError};
+use tessera_paillier::PublicKey;
+use tessera_zk::{fac, modulus, schnorr};
+use zeroize::Zeroizing;
+
+use super::{
+    blame, feldman_eval, r4, Bcast3, Bcast4, Common, Complaint, Opened, P2p3, K3_1, K3_2, K3_3,
+};
+use crate::common::{expect, group_order, integer_to_scalar, proof_ctx, wire_blame};
+
+/// A dealer's round-3 broadcast as we keep it.
+pub(crate) struct Dealt {
+    /// The ciphertexts to every party, by index (needed to judge complaints).
+    pub shares: Vec<Integer>,
+    /// Our share if it passed the Feldman check, else the evidence to reveal.
+    pub ours: Result<Scalar, Complaint>,
+}
+
+pub(crate) struct Round3 {
+    pub common: Common,
+    pub out: Vec<Outgoing>,
+    own_share: Zeroizing<Scalar>,
+    own_dealt: Vec<Integer>,
+    paillier: tessera_paillier::SecretKey,
+    opened: Vec<(PartyIndex, Opened)>,
+    rid: [u8; 32],
+    chain: [u8; 32],
+    bcast: Inbox<Dealt>,
+    p2p: Inbox<()>,
+}
+
+impl Round3 {
+    pub fn new(
+        common: Common,
+        out: Vec<Outgoing>,
+        own_share: Zeroizing<Scalar>,
+        own_dealt: Vec<Integer>,
+        paillier: tessera_paillier::SecretKey,
+        opened: Vec<(PartyIndex, Opened)>,
+        rid: [u8; 32],
+        chain: [u8; 32],
+    ) -> Self {
+        let bcast = Inbox::new(common.others());
+        let p2p = Inbox::new(common.others());
+        Self {
+            common,
+            out,
+            own_share,
+            own_dealt,
+            paillier,
+            opened,
+            rid,
+            chain,
+            bcast,
+            p2p,
+        }
+    }
+
+    fn opened(&self, p: PartyIndex) -> Option<&Opened> {
+        self.opened.iter().find(|(q, _)| *q == p).map(|(_, o)| o)
+    }
+
+    pub fn receive(&mut self, from: PartyIndex, bytes: &[u8]) -> Result<(), Blame> {
+        let header = wire::peek_header(bytes, crate::common::MAX_MSG_LEN)
+            .map_err(|e| wire_blame(from, e))?;
+        let sid = self.common.sid;
+        match header.delivery {
+            Delivery::Broadcast => {
+                let e = expect(ProtocolId::Keygen, sid, 3, Delivery::Broadcast);
+                let checked = {
+                    let this = &*self;
+                    move || -> Result<Dealt, Blame> {
+                        let m: Bcast3 =
+                            wire::decode(bytes, from, &e).map_err(|e| wire_blame(from, e))?;
+                        this.check_bcast(from, m)
+                    }
+                };
+                let result = checked();
+                self.bcast.accept(from, bytes, || result)
+            }
+            Delivery::P2p { .. } => {
+                let e = expect(
+                    ProtocolId::Keygen,
+                    sid,
+                    3,
+                    Delivery::P2p { to: self.common.me },
+                );
+                let result = (|| -> Result<(), Blame> {
+                    let m: P2p3 = wire::decode(bytes, from, &e).map_err(|e| wire_blame(from, e))?;
+                    let n_from = &self
+                        .opened(from)
+                        .ok_or_else(|| blame(from, K3_2, "unknown sender"))?
+                        .rp
+                        .n;
+                    let own_aux = &self
+                        .opened(self.common.me)
+                        .ok_or_else(|| blame(from, K3_2, "own aux missing"))?
+                        .rp;
+                    // [K3.2] Π^fac: N_j has no factor below 2^ℓ.
+                    let ctx = proof_ctx(
+                        super::PROTOCOL,
+                        &self.common.sid,
+                        b"fac",
+                        from,
+                        Some(self.common.me),
+                    );
+                    let st = fac::Statement {
+                        n: n_from,
+                        aux: own_aux,
+                    };
+                    let _verified = fac::verify(&ctx, &st, &self.common.level, &m.fac)
+                        .map_err(|e| blame(from, K3_2, e.to_string()))?;
+                    Ok(())
+                })();
+                self.p2p.accept(from, bytes, || result)
+            }
+        }
+    }
+
+    fn check_bcast(&self, from: PartyIndex, m: Bcast3) -> Result<Dealt, Blame> {
+        let dealer = self
+            .opened(from)
+            .ok_or_else(|| blame(from, K3_1, "unknown sender"))?;
+        // [K3.1] Π^mod: N_j is a Paillier–Blum modulus.
+        let mut ctx = proof_ctx(super::PROTOCOL, &self.common.sid, b"mod", from, None);
+        ctx.append(b"rid", &self.rid);
+        let st = modulus::Statement { n: &dealer.rp.n };
+        let _verified = modulus::verify(&ctx, &st, &self.common.level, &m.modulus)
+            .map_err(|e| blame(from, K3_1, e.to_string()))?;
+        // [K3.3] one ciphertext per party, each a valid ciphertext under its recipient's key.
+        if m.shares.len() != self.opened.len() {
+            return Err(blame(
+                from,
+                K3_3,
+                format!(
+                    "{} share ciphertexts, expected {}",
+                    m.shares.len(),
+                    self.opened.len()
+                ),
+            ));
+        }
+        for ((p, o), c) in self.opened.iter().zip(m.shares.iter()) {
+            if !PublicKey::from_n(o.rp.n.clone()).is_ciphertext(c) {
+                return Err(blame(
+                    from,
+                    K3_3,
+                    format!("share ciphertext for party {p} is not in Z*_(N²)"),
+                ));
+            }
+        }
+        let mine = m
+            .shares
+            .get(self.common.me.as_usize())
+            .ok_or_else(|| blame(from, K3_3, "missing own share"))?;
+        let ours = self.decrypt_and_check(from, dealer, mine);
+        Ok(Dealt {
+            shares: m.shares,
+            ours,
+        })
+    }
+
+    /// Decrypts our share from `dealer` and runs the Feldman check; on failure returns the
+    /// plaintext and nonce to reveal.
+    fn decrypt_and_check(
+        &self,
+        from: PartyIndex,
+        dealer: &Opened,
+        c: &Integer,
+    ) -> Result<Scalar, Complaint> {
+        let Ok((m, nonce)) = self.paillier.decrypt_with_nonce(c) else {
+            // Cannot happen for a ciphertext in Z*_{N²}; reveal nothing but still complain.
+            return Err(Complaint {
+                dealer: from,
+                plaintext: Integer::from(-1),
+                nonce: Integer::from(0),
+            });
+        };
+        let complaint = Complaint {
+            dealer: from,
+            plaintext: m.clone(),
+            nonce,
+        };
+        if m < 0 || m >= group_order() {
+            return Err(complaint);
+        }
+        let s = integer_to_scalar(&m);
+        if ProjectivePoint::mul_by_generator(&s) != feldman_eval(&dealer.coeffs, self.common.me) {
+            return Err(complaint);
+        }
+        Ok(s)
+    }
+
+    pub fn ready(&self) -> bool {
+        self.bcast.ready() && self.p2p.ready()
+    }
+
+    pub fn proceed(
+        self,
+        rng: &mut impl rand_core::CryptoRngCore,
+    ) -> Result<r4::Round4, ProtocolError> {
+        let Round3 {
+            common,
+            own_share,
+            own_dealt,
+            paillier,
+            opened,
+            rid,
+            chain,
+            mut bcast,
+            mut p2p,
+            ..
+        } = self;
+        let mut blames = bcast.take_blames();
+        blames.extend(p2p.take_blames());
+        if !blames.is_empty() {
+            return Err(ProtocolError::Aborted(blames));
+        }
+        let mut dealt: Vec<(PartyIndex, Dealt)> = bcast.into_accepted();
+
+        let mut complaints = Vec::new();
+        let mut x = *own_share;
+        for (_, d) in &dealt {
+            match &d.ours {
+                Ok(s) => x += s,
+                Err(c) => complaints.push(c.clone()),
+            }
+        }
+        let x = Zeroizing::new(x);
+        dealt.push((
+            common.me,
+            Dealt {
+                shares: own_dealt,
+                ours: Ok(*own_share),
+            },
+        ));
+        dealt.sort_by_key(|(p, _)| *p);
+
+        // X_j = Σ_l Σ_k (j+1)^k · A_lk and y = Σ_l A_l0 for every party.
+        let mut public_shares = Vec::with_capacity(opened.len());
+        for (p, _) in &opened {
+            let mut acc = ProjectivePoint::IDENTITY;
+            for (_, o) in &opened {
+                acc += feldman_eval(&o.coeffs, *p);
+            }
+            public_shares.push(acc);
+        }
+        let mut y = ProjectivePoint::IDENTITY;
+        for (_, o) in &opened {
+            y += o
+                .coeffs
+                .first()
+                .copied()
+                .unwrap_or(ProjectivePoint::IDENTITY);
+        }
+
+        let schnorr = if complaints.is_empty() {
+            let own_public = public_shares
+                .get(common.me.as_usize())
+                .copied()
+                .ok_or_else(|| ProtocolError::Bug("own public share".into()))?;
+            if ProjectivePoint::mul_by_generator(&x) != own_public {
+                return Err(ProtocolError::Bug(
+                    "own share does not match the commitments".into(),
+                ));
+            }
+            let mut ctx = proof_ctx(super::PROTOCOL, &common.sid, b"schnorr", common.me, None);
+            ctx.append(b"rid", &rid);
+            Some(schnorr::prove(&ctx, &x, &own_public, rng))
+        } else {
+            None
+        };
+        let msg = Bcast4 {
+            complaints: complaints.clone(),
+            schnorr,
+        };
+        let out = vec![wire::encode(&common.header(4, Delivery::Broadcast), &msg)];
+        Ok(r4::Round4::new(r4::Round4Input {
+            common,
+            out,
+            x,
+            paillier,
+            opened,
+            dealt,
+            own_complaints: complaints,
+            public_shares,
+            public_key: y,
+            rid,
+            chain,
+        }))
+    }
+}

@@ -1,0 +1,132 @@
+//! Presign round 5: `R̄_i = k_i·R` with Π^log*.
+//!
+//! GG20 §3.3 Phase 5 > "Each player broadcasts R̄_i = R^{k_i} and proves in ZK that it is
+//! consistent with E_i(k_i)" — here CGGMP24's Π^log* with base `R`, one proof per verifier.
+//!
+//! CHECKS (blaming the sender): `[P5.1]` `R̄_j` is a valid non-identity point; `[P5.2]` Π^log*
+//! addressed to us verifies. Then `[P5.3]`: if `Σ R̄_j ≠ G`, type-5 identification.
+
+use k256::ProjectivePoint;
+use tessera_core::inbox::Inbox;
+use tessera_core::point::WirePoint;
+use tessera_core::wire::{self, Delivery, Outgoing, ProtocolId};
+use tessera_core::{Blame, PartyIndex, ProtocolError};
+use tessera_zk::{log_star, pedersen};
+
+use super::{blame, r6, type5, Bcast5, Bcast6, Ctx, Next, P2p5, State, P5_1, P5_2};
+use crate::common::{expect, proof_ctx, wire_blame};
+
+pub(crate) struct Round5 {
+    pub out: Vec<Outgoing>,
+    ctx: Ctx,
+    bcast: Inbox<ProjectivePoint>,
+    p2p: Inbox<P2p5>,
+}
+
+impl Round5 {
+    pub fn new(ctx: Ctx, out: Vec<Outgoing>) -> Self {
+        let others = ctx.others();
+        Self {
+            out,
+            ctx,
+            bcast: Inbox::new(others.clone()),
+            p2p: Inbox::new(others),
+        }
+    }
+
+    pub fn receive(&mut self, from: PartyIndex, bytes: &[u8]) -> Result<(), Blame> {
+        let header = wire::peek_header(bytes, crate::common::MAX_MSG_LEN)
+            .map_err(|e| wire_blame(from, e))?;
+        let sid = self.ctx.sid;
+        match header.delivery {
+            Delivery::Broadcast => {
+                let e = expect(ProtocolId::Presign, sid, 5, Delivery::Broadcast);
+                self.bcast.accept(from, bytes, || {
+                    let m: Bcast5 =
+                        wire::decode(bytes, from, &e).map_err(|e| wire_blame(from, e))?;
+                    // [P5.1]
+                    m.r_bar
+                        .decode()
+                        .ok_or_else(|| blame(from, P5_1, "R̄_j is not a valid non-identity point"))
+                })
+            }
+            Delivery::P2p { .. } => {
+                let e = expect(
+                    ProtocolId::Presign,
+                    sid,
+                    5,
+                    Delivery::P2p { to: self.ctx.me },
+                );
+                self.p2p.accept(from, bytes, || {
+                    wire::decode(bytes, from, &e).map_err(|e| wire_blame(from, e))
+                })
+            }
+        }
+    }
+
+    pub fn ready(&self) -> bool {
+        self.bcast.ready() && self.p2p.ready()
+    }
+
+    pub fn proceed(self, rng: &mut impl rand_core::CryptoRngCore) -> Result<Next, ProtocolError> {
+        let Round5 {
+            mut ctx,
+            mut bcast,
+            mut p2p,
+            ..
+        } = self;
+        let mut blames = bcast.take_blames();
+        blames.extend(p2p.take_blames());
+        if !blames.is_empty() {
+            return Err(ProtocolError::Aborted(blames));
+        }
+        let own_aux = ctx.me_view()?.aux.clone();
+        for (j, r_bar) in bcast.iter() {
+            let (Some(view), Some(p)) = (ctx.peer(j), p2p.get(j)) else {
+                blames.push(blame(j, P5_2, "missing Π^log*"));
+                continue;
+            };
+            // [P5.2] Π^log*: R̄_j = k_j·R for the k_j inside K_j.
+            let pctx = proof_ctx(super::PROTOCOL, &ctx.sid, b"log-star", j, Some(ctx.me));
+            let st = log_star::Statement {
+                n0: view.pk.n(),
+                c: &view.k_ct,
+                base: &ctx.r,
+                x: r_bar,
+            };
+            if let Err(e) = log_star::verify(&pctx, &st, &own_aux, &ctx.level, &p.log_star) {
+                blames.push(blame(j, P5_2, e.to_string()));
+            }
+        }
+        if !blames.is_empty() {
+            return Err(ProtocolError::Aborted(blames));
+        }
+        for (j, r_bar) in bcast.into_accepted() {
+            if let Some(v) = ctx.peer_mut(j) {
+                v.r_bar = r_bar;
+            }
+        }
+        // [P5.3] "If g ≠ Π R̄_i the protocol aborts" — and identifies (type 5).
+        let sum: ProjectivePoint = ctx.peers.iter().map(|v| v.r_bar).sum();
+        if sum != ProjectivePoint::GENERATOR {
+            return Ok(Next::Round(State::Type5(Box::new(type5::Type5::start(
+                ctx, true,
+            )?))));
+        }
+        let s = ctx.r * *ctx.sigma;
+        let t = ctx.me_view()?.t;
+        if let Some(v) = ctx.peer_mut(ctx.me) {
+            v.s = s;
+        }
+        let pctx = proof_ctx(super::PROTOCOL, &ctx.sid, b"st-consistency", ctx.me, None);
+        let proof = pedersen::prove_consistency(&pctx, &t, &s, &ctx.r, &ctx.sigma, &ctx.l, rng);
+        let out = vec![wire::encode(
+            &ctx.header(6, Delivery::Broadcast),
+            &Bcast6 {
+                s: WirePoint::encode(&s),
+                proof,
+            },
+        )];
+        Ok(Next::Round(State::R6(Box::new(r6::Round6::new(ctx, out)))))
+    }
+}

@@ -1,0 +1,319 @@
+//! Online signing: one round from a presignature, re-randomized at signing time.
+//!
+//! GG20 §3.3 Phase 7 (online) > "P_i broadcasts s_i = m·k_i + r·σ_i … s = Σ s_i; if (r, s) is
+//! not a valid signature the players abort" and §4.3's check `R^{s_i} = R̄_i^m · S_i^r`.
+//!
+//! **Re-randomization** (Groth & Shoup, "On the Security of ECDSA with Additive Key Derivation
+//! and Presignatures", EUROCRYPT 2022; the construction NEAR's threshold-signatures ships, see
+//! PROTOCOL-NOTES §5.2 and §8.6). The network signs 32-byte digests chosen by requesters and
+//! keys shifted by public BIP32 tweaks `ε`; with plain presignatures that combination loses
+//! security (CVE-2025-66017). So at signing time every signer derives the public
+//! `δ = H(key id, y, ε, digest, R, signers, presign sid, ρ)` and signs with
+//! `R′ = δ·R`, `k_i′ = k_i/δ`, `σ_i′ = (σ_i + ε·k_i)/δ`:
+//! `Σ s_i′ = k′(m + r′(x + ε))` with `R′ = k′⁻¹·G`, a standard signature for `y + ε·G`.
+//! **Trust assumption about ρ:** ρ must be fixed only after the request (digest, tweak,
+//! presignature) is fixed and must be unpredictable to the requester before then — in the
+//! network it comes from the ledger entry that binds the approved request to the presignature;
+//! the `tessera demo` draws it from the OS rng after the digest is known.
+//!
+//! CHECKS: `[S1.1]` `s_j` is a canonical scalar (sender blamed). If the combined signature does
+//! not verify, `[S1.2]` blames every `j` with `s_j′·R′ ≠ (m + r′ε)·R̄_j + r′·S_j` (the online
+//! identification of GG20, adapted to the re-randomized values). If none fails, the error is a
+//! [`ProtocolError::Bug`]: the node must halt the key, never retry with the same presignature.
+//!
+//! The combined signature is normalised to low-s, its recovery id computed from `R′` (flipped
+//! when `s` is negated) and cross-checked by public-key recovery, and verified against the
+//! public key before it is returned.
+
+use k256::ecdsa::signature::hazmat::PrehashVerifier;
+use k256::ecdsa::{RecoveryId, Signature as K256Signature, VerifyingKey};
+use k256::elliptic_curve::ops::MulByGenerator as _;
+use k256::elliptic_curve::ops::Reduce;
+use k256::elliptic_curve::point::AffineCoordinates;
+use k256::elliptic_curve::scalar::IsHigh;
+use k256::elliptic_curve::PrimeField;
+use k256::{FieldBytes, ProjectivePoint, Scalar, U256};
+use serde::{Deserialize, Serialize};
+use tessera_core::inbox::Inbox;
+use tessera_core::point::WireScalar;
+use tessera_core::wire::{self, Delivery, Header, Outgoing, ProtocolId, WIRE_VERSION};
+use tessera_core::{
+    Blame, CheckTag, PartyIndex, ProtocolError, SessionId, StateMachine, Transcript, Transition,
+};
+use zeroize::Zeroizing;
+
+use crate::common::{expect, wire_blame};
+use crate::presign::Presignature;
+
+pub const S1_1: CheckTag = CheckTag("[S1.1]");
+pub const S1_2: CheckTag = CheckTag("[S1.2]");
+
+/// What to sign.
+#[derive(Clone, Debug)]
+pub struct SignRequest {
+    /// The 32-byte message digest (e.g. SHA-256 of the message, or a chain's sighash).
+    pub digest: [u8; 32],
+    /// Additive key tweak `ε` (BIP32 non-hardened shift); zero signs with the master key.
+    pub tweak: Scalar,
+    /// Public entropy ρ fixed after the request (see the module docs).
+    pub entropy: [u8; 32],
+}
+
+/// A standard ECDSA signature: low-s, with its recovery id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signature {
+    pub r: [u8; 32],
+    pub s: [u8; 32],
+    pub recovery_id: u8,
+}
+
+impl Signature {
+    pub fn to_k256(&self) -> Result<K256Signature, k256::ecdsa::Error> {
+        K256Signature::from_scalars(FieldBytes::from(self.r), FieldBytes::from(self.s))
+    }
+
+    /// DER encoding (as Bitcoin and OpenSSL expect).
+    pub fn to_der(&self) -> Result<Vec<u8>, k256::ecdsa::Error> {
+        Ok(self.to_k256()?.to_der().as_bytes().to_vec())
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Bcast1 {
+    s: WireScalar,
+}
+
+/// The public re-randomizer `δ` (never zero).
+pub fn rerandomizer(p: &Presignature, req: &SignRequest) -> Scalar {
+    let mut counter = 0u64;
+    loop {
+        let mut t = Transcript::new(b"tessera.ecdsa.rerandomize.v1");
+        t.append(b"key", &p.key_id.0);
+        t.append_point(b"y", &p.public_key);
+        t.append_scalar(b"tweak", &req.tweak);
+        t.append(b"digest", &req.digest);
+        t.append_point(b"R", &p.r);
+        t.append_u64(b"signers", p.signers.len() as u64);
+        for s in p.signers.parties() {
+            t.append_party(b"signer", *s);
+        }
+        t.append_sid(&p.sid);
+        t.append(b"entropy", &req.entropy);
+        t.append_u64(b"counter", counter);
+        let d = t.challenge_scalar(b"delta");
+        if d != Scalar::ZERO {
+            return d;
+        }
+        counter += 1;
+    }
+}
+
+fn digest_scalar(d: &[u8; 32]) -> Scalar {
+    <Scalar as Reduce<U256>>::reduce_bytes(&FieldBytes::from(*d))
+}
+
+/// One signer's online round. Consumes the presignature.
+pub struct Sign {
+    out: Vec<Outgoing>,
+    me: PartyIndex,
+    participants: Vec<PartyIndex>,
+    sid: SessionId,
+    digest: [u8; 32],
+    m: Scalar,
+    tweak: Scalar,
+    r_prime: ProjectivePoint,
+    r: Scalar,
+    own_s: Scalar,
+    child_key: ProjectivePoint,
+    r_bars: Vec<(PartyIndex, ProjectivePoint)>,
+    s_points: Vec<(PartyIndex, ProjectivePoint)>,
+    inbox: Inbox<Scalar>,
+}
+
+impl std::fmt::Debug for Sign {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sign(party {})", self.me)
+    }
+}
+
+impl Sign {
+    pub fn new(presig: Presignature, req: &SignRequest) -> Result<Self, ProtocolError> {
+        let delta = rerandomizer(&presig, req);
+        let delta_inv: Scalar =
+            Option::from(delta.invert()).ok_or_else(|| ProtocolError::Bug("δ is zero".into()))?;
+        let r_prime = presig.r * delta;
+        let r = <Scalar as Reduce<U256>>::reduce_bytes(&r_prime.to_affine().x());
+        if r == Scalar::ZERO {
+            return Err(ProtocolError::InvalidInput(
+                "r = 0 (negligible probability): use another presignature".into(),
+            ));
+        }
+        let m = digest_scalar(&req.digest);
+        let k_prime = Zeroizing::new(*presig.k * delta_inv);
+        let sigma_prime = Zeroizing::new((*presig.sigma + req.tweak * *presig.k) * delta_inv);
+        let own_s = m * *k_prime + r * *sigma_prime;
+        let sid = presig.sid.derive(b"sign");
+        let me = presig.me;
+        let header = Header {
+            version: WIRE_VERSION,
+            protocol: ProtocolId::Sign,
+            sid,
+            round: 1,
+            from: me,
+            delivery: Delivery::Broadcast,
+        };
+        let out = vec![wire::encode(
+            &header,
+            &Bcast1 {
+                s: WireScalar::encode(&own_s),
+            },
+        )];
+        let participants = presig.signers.parties().to_vec();
+        let inbox = Inbox::new(participants.iter().copied().filter(|&p| p != me));
+        Ok(Self {
+            out,
+            me,
+            participants,
+            sid,
+            digest: req.digest,
+            m,
+            tweak: req.tweak,
+            r_prime,
+            r,
+            own_s,
+            child_key: presig.public_key + ProjectivePoint::mul_by_generator(&req.tweak),
+            r_bars: presig.r_bars.clone(),
+            s_points: presig.s_points.clone(),
+            inbox,
+        })
+        // `presig` (k_i, σ_i) is dropped and zeroized here.
+    }
+
+    fn combine(self) -> Result<Signature, ProtocolError> {
+        let Sign {
+            me,
+            digest,
+            m,
+            tweak,
+            r_prime,
+            r,
+            own_s,
+            child_key,
+            r_bars,
+            s_points,
+            mut inbox,
+            ..
+        } = self;
+        let blames = inbox.take_blames();
+        if !blames.is_empty() {
+            return Err(ProtocolError::Aborted(blames));
+        }
+        let mut shares: Vec<(PartyIndex, Scalar)> = inbox.into_accepted();
+        shares.push((me, own_s));
+        let s: Scalar = shares.iter().map(|(_, s)| *s).sum();
+        let vk = VerifyingKey::from_affine(child_key.to_affine())
+            .map_err(|e| ProtocolError::Bug(format!("public key: {e}")))?;
+        let sig = K256Signature::from_scalars(r.to_repr(), s.to_repr()).ok();
+        let valid = sig.is_some_and(|sig| vk.verify_prehash(&digest, &sig).is_ok());
+        if !valid {
+            // [S1.2] s_j′·R′ = (m + r′ε)·R̄_j + r′·S_j for every honest j.
+            let mut blames = Vec::new();
+            for (j, s_j) in &shares {
+                let (Some(rb), Some(sp)) = (
+                    r_bars.iter().find(|(p, _)| p == j).map(|(_, v)| *v),
+                    s_points.iter().find(|(p, _)| p == j).map(|(_, v)| *v),
+                ) else {
+                    continue;
+                };
+                if r_prime * s_j != rb * (m + r * tweak) + sp * r {
+                    blames.push(Blame::new(
+                        *j,
+                        S1_2,
+                        "signature share fails s_j·R′ = (m + rε)·R̄_j + r·S_j",
+                    ));
+                }
+            }
+            if blames.is_empty() {
+                return Err(ProtocolError::Bug(
+                    "combined signature is invalid but every share passes its check".into(),
+                ));
+            }
+            return Err(ProtocolError::Aborted(blames));
+        }
+        finalize(&vk, &digest, &r_prime, r, s)
+    }
+}
+
+/// Low-s, recovery id from `R′` (flipped when `s` is negated), cross-checked by recovery.
+fn finalize(
+    vk: &VerifyingKey,
+    digest: &[u8; 32],
+    r_prime: &ProjectivePoint,
+    r: Scalar,
+    s: Scalar,
+) -> Result<Signature, ProtocolError> {
+    let affine = r_prime.to_affine();
+    let y_odd: bool = affine.y_is_odd().into();
+    // bit 1: R′.x ≥ q, i.e. the x coordinate was reduced to get r.
+    let x_reduced = r.to_repr() != affine.x();
+    let high = bool::from(s.is_high());
+    let s = if high { -s } else { s };
+    let recid = RecoveryId::new(y_odd ^ high, x_reduced);
+    let sig = K256Signature::from_scalars(r.to_repr(), s.to_repr())
+        .map_err(|e| ProtocolError::Bug(format!("signature encoding: {e}")))?;
+    vk.verify_prehash(digest, &sig)
+        .map_err(|e| ProtocolError::Bug(format!("normalised signature invalid: {e}")))?;
+    let recovered = VerifyingKey::recover_from_prehash(digest, &sig, recid)
+        .map_err(|e| ProtocolError::Bug(format!("recovery failed: {e}")))?;
+    if recovered != *vk {
+        return Err(ProtocolError::Bug(
+            "recovery id does not recover the key".into(),
+        ));
+    }
+    let mut out_r = [0u8; 32];
+    let mut out_s = [0u8; 32];
+    out_r.copy_from_slice(&r.to_repr());
+    out_s.copy_from_slice(&s.to_repr());
+    Ok(Signature {
+        r: out_r,
+        s: out_s,
+        recovery_id: recid.to_byte(),
+    })
+}
+
+impl StateMachine for Sign {
+    type Output = Signature;
+
+    fn me(&self) -> PartyIndex {
+        self.me
+    }
+
+    fn participants(&self) -> &[PartyIndex] {
+        &self.participants
+    }
+
+    fn take_outgoing(&mut self) -> Vec<Outgoing> {
+        std::mem::take(&mut self.out)
+    }
+
+    fn receive(&mut self, from: PartyIndex, bytes: &[u8]) -> Result<(), Blame> {
+        let e = expect(ProtocolId::Sign, self.sid, 1, Delivery::Broadcast);
+        self.inbox.accept(from, bytes, || {
+            let m: Bcast1 = wire::decode(bytes, from, &e).map_err(|e| wire_blame(from, e))?;
+            // [S1.1]
+            m.s.decode()
+                .ok_or_else(|| Blame::new(from, S1_1, "s_j is not a canonical scalar"))
+        })
+    }
+
+    fn ready(&self) -> bool {
+        self.inbox.ready()
+    }
+
+    fn proceed(
+        self,
+        _rng: &mut impl rand_core::CryptoRngCore,
+    ) -> Result<Transition<Self, Signature>, ProtocolError> {
+        self.combine().map(Transition::Done)
+    }
+}

@@ -1,0 +1,63 @@
+//! Criterion benchmarks of Tessera's keygen, presign and sign at 3-of-5, all parties in one
+//! thread, at the 128-bit level (3072-bit Paillier). Safe primes come from the fixture (their
+//! generation is benchmarked separately in tessera-paillier).
+//!
+//! `cargo bench -p tessera-sim --bench protocol`
+
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use k256::Scalar;
+use tessera_core::PartyIndex;
+use tessera_ecdsa::SignRequest;
+use tessera_sim::{fixtures, Seed};
+
+fn bench(c: &mut Criterion) {
+    let (n, m) = (5u16, 3u16);
+    let signers: Vec<PartyIndex> = (0..m).map(PartyIndex).collect();
+    let mut g = c.benchmark_group("3-of-5");
+    g.sample_size(10);
+
+    g.bench_function("keygen (all 5 parties)", |b| {
+        b.iter(|| {
+            let keys = fixtures::paillier_keys(usize::from(n), 0).unwrap();
+            tessera_sim::keygen(n, m, keys, Seed::from_u64(1)).unwrap()
+        })
+    });
+
+    let shares: Vec<Arc<_>> = tessera_sim::keygen(
+        n,
+        m,
+        fixtures::paillier_keys(usize::from(n), 0).unwrap(),
+        Seed::from_u64(1),
+    )
+    .unwrap()
+    .into_iter()
+    .map(Arc::new)
+    .collect();
+
+    let mut seed = 0u64;
+    g.bench_function("presign (all 3 signers)", |b| {
+        b.iter(|| {
+            seed += 1;
+            tessera_sim::presign(&shares, &signers, Seed::from_u64(seed)).unwrap()
+        })
+    });
+
+    let req = SignRequest {
+        digest: [7u8; 32],
+        tweak: Scalar::ZERO,
+        entropy: [9u8; 32],
+    };
+    g.bench_function("sign (all 3 signers, online round + combine)", |b| {
+        b.iter_batched(
+            || tessera_sim::presign(&shares, &signers, Seed::from_u64(99)).unwrap(),
+            |presigs| tessera_sim::sign(presigs, &req).unwrap(),
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
