@@ -94,6 +94,18 @@ impl<T> Inbox<T> {
         }
     }
 
+    /// Settles `from`'s slot with a failure that happened before the message could be routed
+    /// (e.g. its header does not decode). An already settled slot is left as it is.
+    pub fn reject(&mut self, from: PartyIndex, bytes: &[u8], b: Blame) {
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
+        if let Some((_, slot)) = self.slots.iter_mut().find(|(p, _)| *p == from) {
+            if matches!(slot, Slot::Empty) {
+                *slot = Slot::Failed(digest);
+                self.blames.push(b);
+            }
+        }
+    }
+
     /// Records a blame found later (e.g. while finishing the round) against `party`.
     pub fn blame(&mut self, b: Blame) {
         self.blames.push(b);

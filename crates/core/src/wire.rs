@@ -128,11 +128,10 @@ pub fn decode<T: DeserializeOwned>(
             max: expect.max_len,
         });
     }
-    let ((header, payload), rest): ((Header, T), &[u8]) =
+    // The header is checked before the payload is parsed, so a message for another session,
+    // round or sender is reported as such (and detected in the first round it appears).
+    let (header, body): (Header, &[u8]) =
         postcard::take_from_bytes(bytes).map_err(|e| WireError::Malformed(e.to_string()))?;
-    if !rest.is_empty() {
-        return Err(WireError::TrailingBytes(rest.len()));
-    }
     if header.version != WIRE_VERSION {
         return Err(WireError::Version(header.version));
     }
@@ -162,6 +161,11 @@ pub fn decode<T: DeserializeOwned>(
             got: header.delivery,
             want: expect.delivery,
         });
+    }
+    let (payload, rest): (T, &[u8]) =
+        postcard::take_from_bytes(body).map_err(|e| WireError::Malformed(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(WireError::TrailingBytes(rest.len()));
     }
     Ok(payload)
 }

@@ -55,7 +55,7 @@ pub fn hedged_scalar(
 }
 
 pub fn scalar_to_integer(s: &Scalar) -> Integer {
-    Integer::from_digits(s.to_repr().as_slice(), Order::Msf)
+    Integer::from_digits(&s.to_repr()[..], Order::Msf)
 }
 
 /// The secp256k1 group order as an integer.

@@ -3,6 +3,13 @@
 //! `test-data/keyshare-v1.bin` was written by
 //! `cargo run --release -p tessera-sim --example gen-keyshare-fixture` and must never change.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use k256::elliptic_curve::group::GroupEncoding;
 use tessera_keyshare::{KeyShare, KeyShareError};
 

@@ -4,6 +4,13 @@
 //!
 //! `cargo bench -p tessera-sim --bench protocol`
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion};

@@ -34,3 +34,18 @@ pub fn paillier_keys(n: usize, offset: usize) -> Result<Vec<SecretKey>, String> 
         })
         .collect()
 }
+
+/// Every party's share of a pregenerated key (see `examples/gen-key-fixtures.rs`), decoded and
+/// validated.
+pub fn key_shares(bytes: &[u8]) -> Result<Vec<tessera_ecdsa::KeyShare>, String> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let (len, tail) = rest.split_at_checked(4).ok_or("truncated length")?;
+        let len = u32::from_be_bytes(len.try_into().map_err(|_| "length")?) as usize;
+        let (share, tail) = tail.split_at_checked(len).ok_or("truncated share")?;
+        out.push(tessera_ecdsa::KeyShare::from_bytes(share).map_err(|e| e.to_string())?);
+        rest = tail;
+    }
+    Ok(out)
+}

@@ -108,12 +108,15 @@ impl Seed {
     }
 }
 
+/// Every party's outcome, in the order the parties were given.
+pub type Outcomes<O> = Vec<(PartyIndex, Outcome<O>)>;
+
 /// Runs `parties` to completion. Each party gets its own rng derived from `seed` and its index.
 pub fn run<S: StateMachine>(
     parties: Vec<S>,
     seed: Seed,
     filter: &mut impl Filter,
-) -> (Vec<(PartyIndex, Outcome<S::Output>)>, Observed) {
+) -> (Outcomes<S::Output>, Observed) {
     let mut rngs: Vec<ChaCha20Rng> = parties.iter().map(|p| seed.rng(b"run", p.me().0)).collect();
     let mut active: Vec<Option<S>> = parties.into_iter().map(Some).collect();
     let mut done: Vec<Option<Outcome<S::Output>>> = active.iter().map(|_| None).collect();

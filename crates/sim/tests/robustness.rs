@@ -3,6 +3,13 @@
 //! Each test runs a real presigning (or signing) among real parties, with a message filter that
 //! tampers with one delivery, and checks what the *receiver* concluded.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::sync::Arc;
@@ -18,7 +25,7 @@ use tessera_ecdsa::{KeyShare, Presign, Sign, SignRequest};
 use tessera_sim::{run, Delivered, Outcome, Seed};
 
 fn shares_2_of_3() -> Vec<Arc<KeyShare>> {
-    common::keygen(3, 2, 77)
+    common::fixture_keys(2)
 }
 
 fn presign_parties(shares: &[Arc<KeyShare>], signers: &[PartyIndex]) -> Vec<Presign> {
@@ -202,13 +209,13 @@ fn wrong_sender_blames_the_authenticated_channel() {
     // A message whose header names party 0 but arrives on party 1's own channel: the header
     // check blames the channel's party (the one that actually sent it), here 0 spoofing as 1
     // is modelled by relabelling the authenticated sender.
-    let shares = common::keygen(3, 3, 78);
+    let shares = common::fixture_keys(3);
     let signers = [PartyIndex(0), PartyIndex(1), PartyIndex(2)];
     let mut done = false;
     let (outcomes, observed) = run(
         presign_parties(&shares, &signers),
         Seed::from_u64(4),
-        &mut move |mut m: Delivered| {
+        &mut move |m: Delivered| {
             if !done
                 && m.round == 0
                 && m.from == PartyIndex(0)
@@ -216,7 +223,10 @@ fn wrong_sender_blames_the_authenticated_channel() {
                 && matches!(m.delivery, Delivery::Broadcast)
             {
                 done = true;
-                m.from = PartyIndex(2);
+                // Party 2's channel carries a copy of party 0's message (header: from 0).
+                let mut relayed = m.clone();
+                relayed.from = PartyIndex(2);
+                return vec![relayed, m];
             }
             vec![m]
         },

@@ -117,11 +117,6 @@ pub(crate) struct Common {
 }
 
 impl Common {
-    pub fn n(&self) -> u16 {
-        // `parties` is 0..n by construction.
-        self.parties.len() as u16
-    }
-
     pub fn others(&self) -> impl Iterator<Item = PartyIndex> + '_ {
         let me = self.me;
         self.parties.iter().copied().filter(move |&p| p != me)

@@ -35,8 +35,16 @@ impl Round5 {
     }
 
     pub fn receive(&mut self, from: PartyIndex, bytes: &[u8]) -> Result<(), Blame> {
-        let header = wire::peek_header(bytes, crate::common::MAX_MSG_LEN)
-            .map_err(|e| wire_blame(from, e))?;
+        let header = match wire::peek_header(bytes, crate::common::MAX_MSG_LEN) {
+            Ok(h) => h,
+            Err(e) => {
+                // Unroutable: settle both slots so the round can finish and abort with the blame.
+                let b = wire_blame(from, e);
+                self.bcast.reject(from, bytes, b.clone());
+                self.p2p.reject(from, bytes, b.clone());
+                return Err(b);
+            }
+        };
         let sid = self.ctx.sid;
         match header.delivery {
             Delivery::Broadcast => {

@@ -130,11 +130,14 @@ impl Type7 {
     }
 }
 
+/// A party whose reveal is consistent: its `k_i` and the `μ_ij` it decrypted, by sender.
+type Judged = (PartyIndex, Scalar, Vec<(PartyIndex, Scalar)>);
+
 fn judge(ctx: &Ctx, reveals: &[(PartyIndex, Reveal7)], already: &[PartyIndex]) -> Vec<Blame> {
     let mut blames = Vec::new();
     let reveal = |p: PartyIndex| reveals.iter().find(|(q, _)| *q == p).map(|(_, r)| r);
     // k_i and μ_ij (as scalars) of every party whose reveal is consistent.
-    let mut good: Vec<(PartyIndex, Scalar, Vec<(PartyIndex, Scalar)>)> = Vec::new();
+    let mut good: Vec<Judged> = Vec::new();
     for &i in ctx.signers.parties() {
         if already.contains(&i) {
             continue;

@@ -213,7 +213,9 @@ impl Sign {
         let s: Scalar = shares.iter().map(|(_, s)| *s).sum();
         let vk = VerifyingKey::from_affine(child_key.to_affine())
             .map_err(|e| ProtocolError::Bug(format!("public key: {e}")))?;
-        let sig = K256Signature::from_scalars(r.to_repr(), s.to_repr()).ok();
+        // k256 (like Bitcoin policy) rejects high-s, so verify the normalised form.
+        let s_low = if bool::from(s.is_high()) { -s } else { s };
+        let sig = K256Signature::from_scalars(r.to_repr(), s_low.to_repr()).ok();
         let valid = sig.is_some_and(|sig| vk.verify_prehash(&digest, &sig).is_ok());
         if !valid {
             // [S1.2] s_j′·R′ = (m + r′ε)·R̄_j + r′·S_j for every honest j.

@@ -1,6 +1,12 @@
 //! Helpers shared by the simulation tests: fixtures, signer subsets, independent verification.
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::Write;
 use std::process::Command;
@@ -8,7 +14,6 @@ use std::sync::Arc;
 
 use k256::ecdsa::signature::hazmat::PrehashVerifier;
 use k256::ecdsa::{RecoveryId, VerifyingKey};
-use k256::pkcs8::EncodePublicKey;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
 use tessera_core::PartyIndex;
@@ -50,6 +55,14 @@ pub fn verify_k256(vk: &VerifyingKey, digest: &[u8; 32], sig: &Signature) {
     assert_eq!(&rec, vk, "recovery id recovers the key");
 }
 
+/// SubjectPublicKeyInfo (RFC 5480) for an uncompressed secp256k1 key: the fixed DER header
+/// `SEQUENCE { SEQUENCE { id-ecPublicKey, secp256k1 }, BIT STRING }` then `04 ‖ x ‖ y`.
+fn spki_der(vk: &VerifyingKey) -> Vec<u8> {
+    let mut out = hex::decode("3056301006072a8648ce3d020106052b8104000a034200").expect("hex");
+    out.extend_from_slice(vk.to_encoded_point(false).as_bytes());
+    out
+}
+
 /// Verifies with OpenSSL's command-line tool: an implementation that shares no code with ours.
 pub fn verify_openssl(vk: &VerifyingKey, digest: &[u8; 32], sig: &Signature) -> bool {
     let dir = std::env::temp_dir().join(format!(
@@ -61,7 +74,7 @@ pub fn verify_openssl(vk: &VerifyingKey, digest: &[u8; 32], sig: &Signature) -> 
     let pk = dir.join("pk.der");
     let dg = dir.join("digest.bin");
     let sg = dir.join("sig.der");
-    std::fs::write(&pk, vk.to_public_key_der().expect("spki").as_bytes()).expect("write pk");
+    std::fs::write(&pk, spki_der(vk)).expect("write pk");
     std::fs::File::create(&dg)
         .and_then(|mut f| f.write_all(digest))
         .expect("write digest");
@@ -77,4 +90,20 @@ pub fn verify_openssl(vk: &VerifyingKey, digest: &[u8; 32], sig: &Signature) -> 
         .expect("openssl is installed (.ci/run installs it)");
     let _ = std::fs::remove_dir_all(&dir);
     out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Verified Successfully")
+}
+
+/// Pregenerated shares of a 2-of-3 (`m = 2`) or 3-of-3 (`m = 3`) key from the public test
+/// primes (`cargo run --release -p tessera-sim --example gen-key-fixtures`): tests of presigning
+/// and signing need not spend half a minute on keygen each.
+pub fn fixture_keys(m: u16) -> Vec<Arc<KeyShare>> {
+    let bytes: &[u8] = match m {
+        2 => include_bytes!("../../../../test-data/keys-2of3.bin"),
+        3 => include_bytes!("../../../../test-data/keys-3of3.bin"),
+        _ => panic!("no fixture for threshold {m}"),
+    };
+    fixtures::key_shares(bytes)
+        .expect("fixture key shares decode")
+        .into_iter()
+        .map(Arc::new)
+        .collect()
 }
