@@ -3,6 +3,7 @@
 
 pub mod common;
 pub mod keygen;
+pub mod malicious;
 pub mod presign;
 pub mod sign;
 

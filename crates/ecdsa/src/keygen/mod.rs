@@ -114,6 +114,7 @@ pub(crate) struct Common {
     pub parties: Vec<PartyIndex>,
     pub threshold: u16,
     pub level: SecurityLevel,
+    pub behaviour: crate::malicious::Behaviour,
 }
 
 impl Common {
@@ -220,6 +221,7 @@ impl Keygen {
             parties: parties.clone(),
             threshold,
             level,
+            behaviour: crate::malicious::Behaviour::Honest,
         };
         let r1 = r1::Round1::new(common, paillier, rng)?;
         Ok(Self {
@@ -227,6 +229,28 @@ impl Keygen {
             parties,
             me,
         })
+    }
+}
+
+#[cfg(feature = "malicious")]
+impl Keygen {
+    /// [`Keygen::new`] for a party that deviates as `behaviour` says (tests only).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_with_behaviour(
+        sid: SessionId,
+        me: PartyIndex,
+        n: u16,
+        threshold: u16,
+        level: SecurityLevel,
+        paillier: tessera_paillier::SecretKey,
+        behaviour: crate::malicious::Behaviour,
+        rng: &mut impl rand_core::CryptoRngCore,
+    ) -> Result<Self, ProtocolError> {
+        let mut k = Self::new(sid, me, n, threshold, level, paillier, rng)?;
+        if let State::R1(r) = &mut k.state {
+            r.common.behaviour = behaviour;
+        }
+        Ok(k)
     }
 }
 

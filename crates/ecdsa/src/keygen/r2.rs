@@ -143,7 +143,10 @@ impl Round2 {
         let mut shares: Vec<Integer> = Vec::with_capacity(opened.len());
         let mut own_share = Scalar::ZERO;
         for (p, o) in &opened {
-            let s = poly_eval(&coeffs, *p);
+            let mut s = poly_eval(&coeffs, *p);
+            if common.behaviour == (crate::malicious::Behaviour::KeygenBadShare { to: *p }) {
+                s += Scalar::ONE;
+            }
             if *p == common.me {
                 own_share = s;
             }

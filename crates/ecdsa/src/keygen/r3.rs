@@ -254,6 +254,20 @@ impl Round3 {
                 Err(c) => complaints.push(c.clone()),
             }
         }
+        if let crate::malicious::Behaviour::KeygenFalseAccusation { against } = common.behaviour {
+            // Reveal the (valid) share from `against` as if it were bad.
+            if let Some((_, d)) = dealt.iter().find(|(p, _)| *p == against) {
+                if let Some(c) = d.shares.get(common.me.as_usize()) {
+                    if let Ok((plaintext, nonce)) = paillier.decrypt_with_nonce(c) {
+                        complaints.push(Complaint {
+                            dealer: against,
+                            plaintext,
+                            nonce,
+                        });
+                    }
+                }
+            }
+        }
         let x = Zeroizing::new(x);
         dealt.push((
             common.me,

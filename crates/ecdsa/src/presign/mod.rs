@@ -194,6 +194,7 @@ pub(crate) struct Ctx {
     pub sigma: Zeroizing<Scalar>,
     pub l: Zeroizing<Scalar>,
     pub r: ProjectivePoint,
+    pub behaviour: crate::malicious::Behaviour,
 }
 
 impl Ctx {
@@ -292,6 +293,24 @@ impl Presign {
             participants,
             me,
         })
+    }
+}
+
+#[cfg(feature = "malicious")]
+impl Presign {
+    /// [`Presign::new`] for a signer that deviates as `behaviour` says (tests only).
+    pub fn new_with_behaviour(
+        sid: SessionId,
+        share: Arc<KeyShare>,
+        signers: &[PartyIndex],
+        behaviour: crate::malicious::Behaviour,
+        rng: &mut impl rand_core::CryptoRngCore,
+    ) -> Result<Self, ProtocolError> {
+        let mut p = Self::new(sid, share, signers, rng)?;
+        if let State::R1(r) = &mut p.state {
+            r.set_behaviour(behaviour);
+        }
+        Ok(p)
     }
 }
 

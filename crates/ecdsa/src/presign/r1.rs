@@ -110,6 +110,7 @@ impl Round1 {
             sigma: Zeroizing::new(Scalar::ZERO),
             l: Zeroizing::new(Scalar::ZERO),
             r: ProjectivePoint::IDENTITY,
+            behaviour: crate::malicious::Behaviour::Honest,
         };
 
         let mut out = vec![wire::encode(
@@ -160,6 +161,11 @@ impl Round1 {
             bcast: Inbox::new(others.clone()),
             p2p: Inbox::new(others),
         })
+    }
+
+    #[cfg(feature = "malicious")]
+    pub fn set_behaviour(&mut self, b: crate::malicious::Behaviour) {
+        self.ctx.behaviour = b;
     }
 
     pub fn receive(&mut self, from: PartyIndex, bytes: &[u8]) -> Result<(), Blame> {

@@ -307,6 +307,11 @@ impl Round2 {
         }
 
         // T_i = σ_i·G + l_i·H with a proof of knowledge of (σ_i, l_i).
+        match ctx.behaviour {
+            crate::malicious::Behaviour::PresignWrongDelta => delta += Scalar::ONE,
+            crate::malicious::Behaviour::PresignWrongSigma => *sigma += Scalar::ONE,
+            _ => {}
+        }
         let l = Zeroizing::new(<Scalar as k256::elliptic_curve::Field>::random(&mut *rng));
         let t = ProjectivePoint::mul_by_generator(&*sigma) + pedersen::h_generator() * *l;
         let pctx = proof_ctx(super::PROTOCOL, &ctx.sid, b"pedersen", me, None);
