@@ -1,0 +1,141 @@
+//! `tessera demo` as a user runs it: the real binary, its JSON, its exit status.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::process::Command;
+
+use k256::ecdsa::signature::hazmat::PrehashVerifier;
+use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+fn tessera(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(args)
+        .output()
+        .expect("run tessera")
+}
+
+#[test]
+fn demo_json_is_one_verified_object() {
+    let out = tessera(&[
+        "demo",
+        "--operators",
+        "3",
+        "--threshold",
+        "2",
+        "--message",
+        "pay 1 BTC to Alice",
+        "--json",
+        "--insecure-test-primes",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "exactly one line of JSON: {stdout}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    for key in [
+        "public_key",
+        "message",
+        "digest",
+        "r",
+        "s",
+        "recovery_id",
+        "signers",
+        "verified",
+        "keygen_ms",
+        "presign_ms",
+        "sign_ms",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(v["message"], "pay 1 BTC to Alice");
+    let digest: [u8; 32] = Sha256::digest(b"pay 1 BTC to Alice").into();
+    assert_eq!(v["digest"], hex::encode(digest));
+    assert_eq!(v["verified"], true);
+    let signers: Vec<u64> = v["signers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect();
+    assert_eq!(signers.len(), 2);
+    assert!(signers.iter().all(|&s| s < 3));
+
+    // Check the signature here too, independently of the binary's own verdict.
+    let pk = hex::decode(v["public_key"].as_str().unwrap()).unwrap();
+    assert_eq!(pk.len(), 33);
+    let vk = VerifyingKey::from_sec1_bytes(&pk).unwrap();
+    let r = hex::decode(v["r"].as_str().unwrap()).unwrap();
+    let s = hex::decode(v["s"].as_str().unwrap()).unwrap();
+    assert_eq!((r.len(), s.len()), (32, 32));
+    let sig = Signature::from_scalars(
+        <[u8; 32]>::try_from(r.as_slice()).unwrap(),
+        <[u8; 32]>::try_from(s.as_slice()).unwrap(),
+    )
+    .unwrap();
+    assert!(sig.normalize_s().is_none(), "s is low");
+    vk.verify_prehash(&digest, &sig).unwrap();
+    let recid = RecoveryId::from_byte(v["recovery_id"].as_u64().unwrap() as u8).unwrap();
+    assert_eq!(
+        VerifyingKey::recover_from_prehash(&digest, &sig, recid).unwrap(),
+        vk
+    );
+}
+
+#[test]
+fn bad_thresholds_are_clear_errors() {
+    for (n, m) in [("3", "0"), ("3", "4"), ("0", "1")] {
+        let out = tessera(&["demo", "--operators", n, "--threshold", m, "--message", "x"]);
+        assert!(!out.status.success(), "{n}/{m} must fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--threshold") || err.contains("--operators"),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    let out = tessera(&[
+        "demo",
+        "--operators",
+        "x",
+        "--threshold",
+        "1",
+        "--message",
+        "x",
+    ]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn human_output_by_default() {
+    let out = tessera(&[
+        "demo",
+        "--operators",
+        "1",
+        "--threshold",
+        "1",
+        "--message",
+        "hi",
+        "--insecure-test-primes",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = String::from_utf8(out.stdout).unwrap();
+    assert!(s.contains("verified     true"), "{s}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("key generation"));
+}
