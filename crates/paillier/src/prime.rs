@@ -1,7 +1,7 @@
 //! Safe-prime generation with a sieve.
 //!
 //! A random odd `p′` of `bits − 1` bits (top two bits set, so `N = p·q` has exactly `2·bits`
-//! bits) starts a window of candidates `p′ + 2j`. For every prime `s < 2^16` the window is
+//! bits) starts a window of candidates `p′ + 2j`. For every prime `s < 2^22` the window is
 //! sieved twice: positions with `p′ ≡ 0 (mod s)` and with `2p′ + 1 ≡ 0 (mod s)`, i.e.
 //! `p′ ≡ (s − 1)/2 (mod s)`. Survivors get a base-2 Fermat test on `p = 2p′ + 1` (cheap, rejects
 //! almost all), then Miller–Rabin on `p′` and on `p`. `p′` odd gives `p ≡ 3 (mod 4)`.
@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use rug::integer::IsPrime;
 use rug::Integer;
 
-const SIEVE_LIMIT: u32 = 1 << 16;
+const SIEVE_LIMIT: u32 = 1 << 22;
 /// Candidates per window (each is `p′ + 2j`).
 const WINDOW: usize = 1 << 16;
 const MR_ROUNDS: u32 = 30;
