@@ -5,7 +5,9 @@ use k256::elliptic_curve::PrimeField;
 use k256::{Scalar, U256};
 use rug::integer::Order;
 use rug::Integer;
-use tessera_core::wire::{Delivery, Expect, ProtocolId};
+use serde::de::DeserializeOwned;
+use tessera_core::inbox::Inbox;
+use tessera_core::wire::{self, Delivery, Expect, ProtocolId};
 use tessera_core::{Blame, CheckTag, PartyIndex, SessionId, Transcript};
 
 /// No honest message of a network of up to 256 parties at the 128-bit level is near this.
@@ -93,6 +95,73 @@ pub fn expect(protocol: ProtocolId, sid: SessionId, round: u16, delivery: Delive
         round,
         delivery,
         max_len: MAX_MSG_LEN,
+    }
+}
+
+/// The inboxes of a round in which every sender sends one broadcast and one p2p message.
+pub(crate) struct SplitInbox<B, P> {
+    pub bcast: Inbox<B>,
+    pub p2p: Inbox<P>,
+}
+
+impl<B, P> SplitInbox<B, P> {
+    pub fn new(senders: Vec<PartyIndex>) -> Self {
+        Self {
+            bcast: Inbox::new(senders.clone()),
+            p2p: Inbox::new(senders),
+        }
+    }
+
+    pub fn ready(&self) -> bool {
+        self.bcast.ready() && self.p2p.ready()
+    }
+
+    /// Every blame of both inboxes.
+    pub fn take_blames(&mut self) -> Vec<Blame> {
+        let mut b = self.bcast.take_blames();
+        b.extend(self.p2p.take_blames());
+        b
+    }
+
+    /// Routes a message by its header to the broadcast or p2p inbox, decodes it against the
+    /// round's expectations and runs the matching check. A message whose header does not
+    /// parse settles both of the sender's slots, so the round still finishes and aborts with
+    /// the blame instead of waiting forever.
+    #[allow(clippy::too_many_arguments)]
+    pub fn receive<MB: DeserializeOwned, MP: DeserializeOwned>(
+        &mut self,
+        from: PartyIndex,
+        bytes: &[u8],
+        protocol: ProtocolId,
+        sid: SessionId,
+        round: u16,
+        me: PartyIndex,
+        check_bcast: impl FnOnce(MB) -> Result<B, Blame>,
+        check_p2p: impl FnOnce(MP) -> Result<P, Blame>,
+    ) -> Result<(), Blame> {
+        let header = match wire::peek_header(bytes, MAX_MSG_LEN) {
+            Ok(h) => h,
+            Err(e) => {
+                let b = wire_blame(from, e);
+                self.bcast.reject(from, bytes, b.clone());
+                self.p2p.reject(from, bytes, b.clone());
+                return Err(b);
+            }
+        };
+        match header.delivery {
+            Delivery::Broadcast => {
+                let e = expect(protocol, sid, round, Delivery::Broadcast);
+                self.bcast.accept(from, bytes, || {
+                    check_bcast(wire::decode(bytes, from, &e).map_err(|e| wire_blame(from, e))?)
+                })
+            }
+            Delivery::P2p { .. } => {
+                let e = expect(protocol, sid, round, Delivery::P2p { to: me });
+                self.p2p.accept(from, bytes, || {
+                    check_p2p(wire::decode(bytes, from, &e).map_err(|e| wire_blame(from, e))?)
+                })
+            }
+        }
     }
 }
 

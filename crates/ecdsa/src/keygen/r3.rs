@@ -16,7 +16,6 @@
 use k256::elliptic_curve::ops::MulByGenerator as _;
 use k256::{ProjectivePoint, Scalar};
 use rug::Integer;
-use tessera_core::inbox::Inbox;
 use tessera_core::wire::{self, Delivery, Outgoing, ProtocolId};
 use tessera_core::{Blame, PartyIndex, ProtocolError};
 use tessera_paillier::PublicKey;
@@ -26,7 +25,7 @@ use zeroize::Zeroizing;
 use super::{
     blame, feldman_eval, r4, Bcast3, Bcast4, Common, Complaint, Opened, P2p3, K3_1, K3_2, K3_3,
 };
-use crate::common::{expect, group_order, integer_to_scalar, proof_ctx, wire_blame};
+use crate::common::{group_order, integer_to_scalar, proof_ctx, SplitInbox};
 
 /// A dealer's round-3 broadcast as we keep it.
 pub(crate) struct Dealt {
@@ -36,114 +35,44 @@ pub(crate) struct Dealt {
     pub ours: Result<Scalar, Complaint>,
 }
 
-pub(crate) struct Round3 {
-    pub common: Common,
-    pub out: Vec<Outgoing>,
-    own_share: Zeroizing<Scalar>,
-    own_dealt: Vec<Integer>,
-    paillier: tessera_paillier::SecretKey,
-    opened: Vec<(PartyIndex, Opened)>,
-    rid: [u8; 32],
-    chain: [u8; 32],
-    bcast: Inbox<Dealt>,
-    p2p: Inbox<()>,
+/// What the round-3 checks read of the round's state (borrowed apart from its inboxes).
+struct View<'a> {
+    common: &'a Common,
+    opened: &'a [(PartyIndex, Opened)],
+    rid: &'a [u8; 32],
+    paillier: &'a tessera_paillier::SecretKey,
 }
 
-impl Round3 {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        common: Common,
-        out: Vec<Outgoing>,
-        own_share: Zeroizing<Scalar>,
-        own_dealt: Vec<Integer>,
-        paillier: tessera_paillier::SecretKey,
-        opened: Vec<(PartyIndex, Opened)>,
-        rid: [u8; 32],
-        chain: [u8; 32],
-    ) -> Self {
-        let bcast = Inbox::new(common.others());
-        let p2p = Inbox::new(common.others());
-        Self {
-            common,
-            out,
-            own_share,
-            own_dealt,
-            paillier,
-            opened,
-            rid,
-            chain,
-            bcast,
-            p2p,
-        }
-    }
-
+impl View<'_> {
     fn opened(&self, p: PartyIndex) -> Option<&Opened> {
         self.opened.iter().find(|(q, _)| *q == p).map(|(_, o)| o)
     }
 
-    pub fn receive(&mut self, from: PartyIndex, bytes: &[u8]) -> Result<(), Blame> {
-        let header = match wire::peek_header(bytes, crate::common::MAX_MSG_LEN) {
-            Ok(h) => h,
-            Err(e) => {
-                // Unroutable: settle both slots so the round can finish and abort with the blame.
-                let b = wire_blame(from, e);
-                self.bcast.reject(from, bytes, b.clone());
-                self.p2p.reject(from, bytes, b.clone());
-                return Err(b);
-            }
+    fn check_fac(&self, from: PartyIndex, m: P2p3) -> Result<(), Blame> {
+        let n_from = &self
+            .opened(from)
+            .ok_or_else(|| blame(from, K3_2, "unknown sender"))?
+            .rp
+            .n;
+        let own_aux = &self
+            .opened(self.common.me)
+            .ok_or_else(|| blame(from, K3_2, "own aux missing"))?
+            .rp;
+        // [K3.2] Π^fac: N_j has no factor below 2^ℓ.
+        let ctx = proof_ctx(
+            super::PROTOCOL,
+            &self.common.sid,
+            b"fac",
+            from,
+            Some(self.common.me),
+        );
+        let st = fac::Statement {
+            n: n_from,
+            aux: own_aux,
         };
-        let sid = self.common.sid;
-        match header.delivery {
-            Delivery::Broadcast => {
-                let e = expect(ProtocolId::Keygen, sid, 3, Delivery::Broadcast);
-                let checked = {
-                    let this = &*self;
-                    move || -> Result<Dealt, Blame> {
-                        let m: Bcast3 =
-                            wire::decode(bytes, from, &e).map_err(|e| wire_blame(from, e))?;
-                        this.check_bcast(from, m)
-                    }
-                };
-                let result = checked();
-                self.bcast.accept(from, bytes, || result)
-            }
-            Delivery::P2p { .. } => {
-                let e = expect(
-                    ProtocolId::Keygen,
-                    sid,
-                    3,
-                    Delivery::P2p { to: self.common.me },
-                );
-                let result = (|| -> Result<(), Blame> {
-                    let m: P2p3 = wire::decode(bytes, from, &e).map_err(|e| wire_blame(from, e))?;
-                    let n_from = &self
-                        .opened(from)
-                        .ok_or_else(|| blame(from, K3_2, "unknown sender"))?
-                        .rp
-                        .n;
-                    let own_aux = &self
-                        .opened(self.common.me)
-                        .ok_or_else(|| blame(from, K3_2, "own aux missing"))?
-                        .rp;
-                    // [K3.2] Π^fac: N_j has no factor below 2^ℓ.
-                    let ctx = proof_ctx(
-                        super::PROTOCOL,
-                        &self.common.sid,
-                        b"fac",
-                        from,
-                        Some(self.common.me),
-                    );
-                    let st = fac::Statement {
-                        n: n_from,
-                        aux: own_aux,
-                    };
-                    let _verified = fac::verify(&ctx, &st, &self.common.level, &m.fac)
-                        .map_err(|e| blame(from, K3_2, e.to_string()))?;
-                    Ok(())
-                })();
-                self.p2p.accept(from, bytes, || result)
-            }
-        }
+        let _verified = fac::verify(&ctx, &st, &self.common.level, &m.fac)
+            .map_err(|e| blame(from, K3_2, e.to_string()))?;
+        Ok(())
     }
 
     fn check_bcast(&self, from: PartyIndex, m: Bcast3) -> Result<Dealt, Blame> {
@@ -152,7 +81,7 @@ impl Round3 {
             .ok_or_else(|| blame(from, K3_1, "unknown sender"))?;
         // [K3.1] Π^mod: N_j is a Paillier–Blum modulus.
         let mut ctx = proof_ctx(super::PROTOCOL, &self.common.sid, b"mod", from, None);
-        ctx.append(b"rid", &self.rid);
+        ctx.append(b"rid", self.rid);
         let st = modulus::Statement { n: &dealer.rp.n };
         let _verified = modulus::verify(&ctx, &st, &self.common.level, &m.modulus)
             .map_err(|e| blame(from, K3_1, e.to_string()))?;
@@ -218,9 +147,67 @@ impl Round3 {
         }
         Ok(s)
     }
+}
+
+pub(crate) struct Round3 {
+    pub common: Common,
+    pub out: Vec<Outgoing>,
+    own_share: Zeroizing<Scalar>,
+    own_dealt: Vec<Integer>,
+    paillier: tessera_paillier::SecretKey,
+    opened: Vec<(PartyIndex, Opened)>,
+    rid: [u8; 32],
+    chain: [u8; 32],
+    inbox: SplitInbox<Dealt, ()>,
+}
+
+impl Round3 {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        common: Common,
+        out: Vec<Outgoing>,
+        own_share: Zeroizing<Scalar>,
+        own_dealt: Vec<Integer>,
+        paillier: tessera_paillier::SecretKey,
+        opened: Vec<(PartyIndex, Opened)>,
+        rid: [u8; 32],
+        chain: [u8; 32],
+    ) -> Self {
+        let inbox = SplitInbox::new(common.others().collect());
+        Self {
+            common,
+            out,
+            own_share,
+            own_dealt,
+            paillier,
+            opened,
+            rid,
+            chain,
+            inbox,
+        }
+    }
+
+    pub fn receive(&mut self, from: PartyIndex, bytes: &[u8]) -> Result<(), Blame> {
+        let view = View {
+            common: &self.common,
+            opened: &self.opened,
+            rid: &self.rid,
+            paillier: &self.paillier,
+        };
+        self.inbox.receive(
+            from,
+            bytes,
+            ProtocolId::Keygen,
+            self.common.sid,
+            3,
+            self.common.me,
+            |m: Bcast3| view.check_bcast(from, m),
+            |m: P2p3| view.check_fac(from, m),
+        )
+    }
 
     pub fn ready(&self) -> bool {
-        self.bcast.ready() && self.p2p.ready()
+        self.inbox.ready()
     }
 
     pub fn proceed(
@@ -235,12 +222,11 @@ impl Round3 {
             opened,
             rid,
             chain,
-            mut bcast,
-            mut p2p,
+            mut inbox,
             ..
         } = self;
-        let mut blames = bcast.take_blames();
-        blames.extend(p2p.take_blames());
+        let blames = inbox.take_blames();
+        let SplitInbox { bcast, .. } = inbox;
         if !blames.is_empty() {
             return Err(ProtocolError::Aborted(blames));
         }

@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use k256::{ProjectivePoint, Scalar};
 use rug::Integer;
-use tessera_core::inbox::Inbox;
 use tessera_core::wire::{self, Delivery, Outgoing, ProtocolId};
 use tessera_core::{Blame, PartyIndex, ProtocolError, SessionId, SignerSet, Transcript};
 use tessera_keyshare::KeyShare;
@@ -22,7 +21,7 @@ use tessera_zk::enc;
 use zeroize::Zeroizing;
 
 use super::{blame, r2, Bcast1, Ctx, Next, P2p1, PeerView, State, P1_1, P1_2};
-use crate::common::{expect, hedged_scalar, proof_ctx, scalar_to_integer, wire_blame};
+use crate::common::{hedged_scalar, proof_ctx, scalar_to_integer, SplitInbox};
 
 /// `C_i = H(sid, i, Γ_i, nonce)`.
 pub(crate) fn gamma_commitment(
@@ -42,8 +41,7 @@ pub(crate) fn gamma_commitment(
 pub(crate) struct Round1 {
     pub out: Vec<Outgoing>,
     ctx: Ctx,
-    bcast: Inbox<Bcast1>,
-    p2p: Inbox<P2p1>,
+    inbox: SplitInbox<Bcast1, P2p1>,
 }
 
 impl Round1 {
@@ -154,13 +152,8 @@ impl Round1 {
             v.gamma_commitment = gamma_commitment;
             v.gamma = big_gamma;
         }
-        let others = ctx.others();
-        Ok(Self {
-            out,
-            ctx,
-            bcast: Inbox::new(others.clone()),
-            p2p: Inbox::new(others),
-        })
+        let inbox = SplitInbox::new(ctx.others());
+        Ok(Self { out, ctx, inbox })
     }
 
     #[cfg(feature = "malicious")]
@@ -169,59 +162,37 @@ impl Round1 {
     }
 
     pub fn receive(&mut self, from: PartyIndex, bytes: &[u8]) -> Result<(), Blame> {
-        let header = match wire::peek_header(bytes, crate::common::MAX_MSG_LEN) {
-            Ok(h) => h,
-            Err(e) => {
-                // Unroutable: settle both slots so the round can finish and abort with the blame.
-                let b = wire_blame(from, e);
-                self.bcast.reject(from, bytes, b.clone());
-                self.p2p.reject(from, bytes, b.clone());
-                return Err(b);
-            }
-        };
-        let sid = self.ctx.sid;
-        match header.delivery {
-            Delivery::Broadcast => {
-                let e = expect(ProtocolId::Presign, sid, 1, Delivery::Broadcast);
-                let pk = self.ctx.peer(from).map(|v| v.pk.clone());
-                self.bcast.accept(from, bytes, || {
-                    let m: Bcast1 =
-                        wire::decode(bytes, from, &e).map_err(|e| wire_blame(from, e))?;
-                    // [P1.1] K_j is a Paillier ciphertext under N_j.
-                    let pk = pk.ok_or_else(|| blame(from, P1_1, "not a signer"))?;
-                    if !pk.is_ciphertext(&m.k_ct) {
-                        return Err(blame(from, P1_1, "K_j is not in Z*_(N_j²)"));
-                    }
-                    Ok(m)
-                })
-            }
-            Delivery::P2p { .. } => {
-                let e = expect(
-                    ProtocolId::Presign,
-                    sid,
-                    1,
-                    Delivery::P2p { to: self.ctx.me },
-                );
-                self.p2p.accept(from, bytes, || {
-                    wire::decode(bytes, from, &e).map_err(|e| wire_blame(from, e))
-                })
-            }
-        }
+        let ctx = &self.ctx;
+        let pk = ctx.peer(from).map(|v| v.pk.clone());
+        self.inbox.receive(
+            from,
+            bytes,
+            ProtocolId::Presign,
+            ctx.sid,
+            1,
+            ctx.me,
+            |m: Bcast1| {
+                // [P1.1] K_j is a Paillier ciphertext under N_j.
+                let pk = pk.ok_or_else(|| blame(from, P1_1, "not a signer"))?;
+                if !pk.is_ciphertext(&m.k_ct) {
+                    return Err(blame(from, P1_1, "K_j is not in Z*_(N_j²)"));
+                }
+                Ok(m)
+            },
+            Ok::<P2p1, Blame>,
+        )
     }
 
     pub fn ready(&self) -> bool {
-        self.bcast.ready() && self.p2p.ready()
+        self.inbox.ready()
     }
 
     pub fn proceed(self, rng: &mut impl rand_core::CryptoRngCore) -> Result<Next, ProtocolError> {
         let Round1 {
-            mut ctx,
-            mut bcast,
-            mut p2p,
-            ..
+            mut ctx, mut inbox, ..
         } = self;
-        let mut blames = bcast.take_blames();
-        blames.extend(p2p.take_blames());
+        let mut blames = inbox.take_blames();
+        let SplitInbox { bcast, p2p } = inbox;
         if !blames.is_empty() {
             return Err(ProtocolError::Aborted(blames));
         }

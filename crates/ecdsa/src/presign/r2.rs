@@ -14,7 +14,6 @@
 
 use k256::elliptic_curve::ops::MulByGenerator as _;
 use k256::{ProjectivePoint, Scalar};
-use tessera_core::inbox::Inbox;
 use tessera_core::wire::{self, Delivery, Outgoing, ProtocolId};
 use tessera_core::{Blame, PartyIndex, ProtocolError};
 use tessera_paillier::random_signed_bits;
@@ -24,7 +23,7 @@ use zeroize::Zeroizing;
 use super::{
     blame, r3, Bcast2, Bcast3, BobSecrets, Ctx, MtaCts, Next, P2p2, State, P2_1, P2_2, P2_3, P2_4,
 };
-use crate::common::{expect, integer_to_scalar, proof_ctx, scalar_to_integer, wire_blame};
+use crate::common::{integer_to_scalar, proof_ctx, scalar_to_integer, SplitInbox};
 use tessera_core::point::{WirePoint, WireScalar};
 
 pub(crate) struct Received2 {
@@ -35,8 +34,7 @@ pub(crate) struct Received2 {
 pub(crate) struct Round2 {
     pub out: Vec<Outgoing>,
     ctx: Ctx,
-    bcast: Inbox<Received2>,
-    p2p: Inbox<P2p2>,
+    inbox: SplitInbox<Received2, P2p2>,
 }
 
 impl Round2 {
@@ -169,64 +167,34 @@ impl Round2 {
         if let Some(v) = ctx.peer_mut(me) {
             v.mta = mta;
         }
-        let others = ctx.others();
-        Ok(Self {
-            out,
-            ctx,
-            bcast: Inbox::new(others.clone()),
-            p2p: Inbox::new(others),
-        })
+        let inbox = SplitInbox::new(ctx.others());
+        Ok(Self { out, ctx, inbox })
     }
 
     pub fn receive(&mut self, from: PartyIndex, bytes: &[u8]) -> Result<(), Blame> {
-        let header = match wire::peek_header(bytes, crate::common::MAX_MSG_LEN) {
-            Ok(h) => h,
-            Err(e) => {
-                // Unroutable: settle both slots so the round can finish and abort with the blame.
-                let b = wire_blame(from, e);
-                self.bcast.reject(from, bytes, b.clone());
-                self.p2p.reject(from, bytes, b.clone());
-                return Err(b);
-            }
-        };
-        let sid = self.ctx.sid;
-        match header.delivery {
-            Delivery::Broadcast => {
-                let e = expect(ProtocolId::Presign, sid, 2, Delivery::Broadcast);
-                let ctx = &self.ctx;
-                self.bcast.accept(from, bytes, || {
-                    let m: Bcast2 =
-                        wire::decode(bytes, from, &e).map_err(|e| wire_blame(from, e))?;
-                    check_bcast(ctx, from, m)
-                })
-            }
-            Delivery::P2p { .. } => {
-                let e = expect(
-                    ProtocolId::Presign,
-                    sid,
-                    2,
-                    Delivery::P2p { to: self.ctx.me },
-                );
-                self.p2p.accept(from, bytes, || {
-                    wire::decode(bytes, from, &e).map_err(|e| wire_blame(from, e))
-                })
-            }
-        }
+        let ctx = &self.ctx;
+        self.inbox.receive(
+            from,
+            bytes,
+            ProtocolId::Presign,
+            ctx.sid,
+            2,
+            ctx.me,
+            |m: Bcast2| check_bcast(ctx, from, m),
+            Ok::<P2p2, Blame>,
+        )
     }
 
     pub fn ready(&self) -> bool {
-        self.bcast.ready() && self.p2p.ready()
+        self.inbox.ready()
     }
 
     pub fn proceed(self, rng: &mut impl rand_core::CryptoRngCore) -> Result<Next, ProtocolError> {
         let Round2 {
-            mut ctx,
-            mut bcast,
-            mut p2p,
-            ..
+            mut ctx, mut inbox, ..
         } = self;
-        let mut blames = bcast.take_blames();
-        blames.extend(p2p.take_blames());
+        let mut blames = inbox.take_blames();
+        let SplitInbox { bcast, p2p } = inbox;
         if !blames.is_empty() {
             return Err(ProtocolError::Aborted(blames));
         }

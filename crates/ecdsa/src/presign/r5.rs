@@ -7,84 +7,55 @@
 //! addressed to us verifies. Then `[P5.3]`: if `Σ R̄_j ≠ G`, type-5 identification.
 
 use k256::ProjectivePoint;
-use tessera_core::inbox::Inbox;
 use tessera_core::point::WirePoint;
 use tessera_core::wire::{self, Delivery, Outgoing, ProtocolId};
 use tessera_core::{Blame, PartyIndex, ProtocolError};
 use tessera_zk::{log_star, pedersen};
 
 use super::{blame, r6, type5, Bcast5, Bcast6, Ctx, Next, P2p5, State, P5_1, P5_2};
-use crate::common::{expect, proof_ctx, wire_blame};
+use crate::common::{proof_ctx, SplitInbox};
 
 pub(crate) struct Round5 {
     pub out: Vec<Outgoing>,
     ctx: Ctx,
-    bcast: Inbox<ProjectivePoint>,
-    p2p: Inbox<P2p5>,
+    inbox: SplitInbox<ProjectivePoint, P2p5>,
 }
 
 impl Round5 {
     pub fn new(ctx: Ctx, out: Vec<Outgoing>) -> Self {
-        let others = ctx.others();
-        Self {
-            out,
-            ctx,
-            bcast: Inbox::new(others.clone()),
-            p2p: Inbox::new(others),
-        }
+        let inbox = SplitInbox::new(ctx.others());
+        Self { out, ctx, inbox }
     }
 
     pub fn receive(&mut self, from: PartyIndex, bytes: &[u8]) -> Result<(), Blame> {
-        let header = match wire::peek_header(bytes, crate::common::MAX_MSG_LEN) {
-            Ok(h) => h,
-            Err(e) => {
-                // Unroutable: settle both slots so the round can finish and abort with the blame.
-                let b = wire_blame(from, e);
-                self.bcast.reject(from, bytes, b.clone());
-                self.p2p.reject(from, bytes, b.clone());
-                return Err(b);
-            }
-        };
-        let sid = self.ctx.sid;
-        match header.delivery {
-            Delivery::Broadcast => {
-                let e = expect(ProtocolId::Presign, sid, 5, Delivery::Broadcast);
-                self.bcast.accept(from, bytes, || {
-                    let m: Bcast5 =
-                        wire::decode(bytes, from, &e).map_err(|e| wire_blame(from, e))?;
-                    // [P5.1]
-                    m.r_bar
-                        .decode()
-                        .ok_or_else(|| blame(from, P5_1, "R̄_j is not a valid non-identity point"))
-                })
-            }
-            Delivery::P2p { .. } => {
-                let e = expect(
-                    ProtocolId::Presign,
-                    sid,
-                    5,
-                    Delivery::P2p { to: self.ctx.me },
-                );
-                self.p2p.accept(from, bytes, || {
-                    wire::decode(bytes, from, &e).map_err(|e| wire_blame(from, e))
-                })
-            }
-        }
+        let ctx = &self.ctx;
+        self.inbox.receive(
+            from,
+            bytes,
+            ProtocolId::Presign,
+            ctx.sid,
+            5,
+            ctx.me,
+            |m: Bcast5| {
+                // [P5.1]
+                m.r_bar
+                    .decode()
+                    .ok_or_else(|| blame(from, P5_1, "R̄_j is not a valid non-identity point"))
+            },
+            Ok::<P2p5, Blame>,
+        )
     }
 
     pub fn ready(&self) -> bool {
-        self.bcast.ready() && self.p2p.ready()
+        self.inbox.ready()
     }
 
     pub fn proceed(self, rng: &mut impl rand_core::CryptoRngCore) -> Result<Next, ProtocolError> {
         let Round5 {
-            mut ctx,
-            mut bcast,
-            mut p2p,
-            ..
+            mut ctx, mut inbox, ..
         } = self;
-        let mut blames = bcast.take_blames();
-        blames.extend(p2p.take_blames());
+        let mut blames = inbox.take_blames();
+        let SplitInbox { bcast, p2p } = inbox;
         if !blames.is_empty() {
             return Err(ProtocolError::Aborted(blames));
         }
