@@ -23,7 +23,7 @@ use tessera_core::wire::{self, Delivery, Outgoing, ProtocolId};
 use tessera_core::{Blame, PartyIndex, ProtocolError};
 
 use super::{blame, Ctx, ROUND_TYPE5, T5_0, T5_1, T5_2, T5_3, T5_4, T5_5};
-use crate::common::{expect, group_order, integer_to_scalar, scalar_to_integer, wire_blame};
+use crate::common::{expect, integer_to_scalar, scalar_to_integer, wire_blame};
 
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct BetaReveal {
@@ -255,6 +255,5 @@ fn judge(
             blames.push(blame(*i, T5_5, "R̄_i ≠ k_i·R"));
         }
     }
-    let _ = group_order;
     blames
 }
