@@ -358,6 +358,49 @@ impl SecretKey {
         Ok(self.public.combine(m, &rn))
     }
 
+    /// `base^e mod N` for a **public** exponent of any sign, by CRT (exponent reduced mod `p−1`,
+    /// `q−1`). Variable time: for verifiers working under their own key. `base` must be in `Z*_N`.
+    pub fn pow_mod_n(&self, base: &Integer, e: &Integer) -> Result<Integer, PaillierError> {
+        if !in_group(base, self.public.n()) {
+            return Err(PaillierError::NotInGroup("base"));
+        }
+        let part = |pr: &Integer| -> Result<Integer, PaillierError> {
+            let order = Integer::from(pr - 1u32);
+            modp(base, pr)
+                .pow_mod(&modp(e, &order), pr)
+                .map_err(|_| PaillierError::Arithmetic("CRT power"))
+        };
+        Ok(crt(
+            &part(&self.p)?,
+            &part(&self.q)?,
+            &self.p,
+            &self.q,
+            &self.q_inv_p,
+        ))
+    }
+
+    /// `base^e mod N²` for a **public** exponent of any sign, by CRT modulo `p²` and `q²`
+    /// (exponent reduced mod `p(p−1)`, `q(q−1)`). Variable time: for verifiers working under
+    /// their own key. `base` must be a ciphertext (in `Z*_{N²}`).
+    pub fn pow_mod_nn(&self, base: &Integer, e: &Integer) -> Result<Integer, PaillierError> {
+        if !self.public.is_ciphertext(base) {
+            return Err(PaillierError::NotInGroup("base"));
+        }
+        let part = |m2: &Integer, pr: &Integer| -> Result<Integer, PaillierError> {
+            let order = pr * Integer::from(pr - 1u32);
+            modp(base, m2)
+                .pow_mod(&modp(e, &order), m2)
+                .map_err(|_| PaillierError::Arithmetic("CRT power"))
+        };
+        Ok(crt(
+            &part(&self.pp, &self.p)?,
+            &part(&self.qq, &self.q)?,
+            &self.pp,
+            &self.qq,
+            &self.qq_inv_pp,
+        ))
+    }
+
     pub fn encrypt(
         &self,
         rng: &mut impl rand_core::CryptoRngCore,
@@ -415,6 +458,34 @@ mod tests {
             // CRT encryption equals public encryption for the same nonce.
             assert_eq!(sk.encrypt_with(&m, &nonce).unwrap(), c);
         }
+    }
+
+    #[test]
+    fn crt_powers_match_plain_powers() {
+        let sk = full_key();
+        let n = sk.public().n().clone();
+        let nn = sk.public().nn().clone();
+        let mut rng = ChaCha20Rng::seed_from_u64(5);
+        let (c, _) = sk.public().encrypt(&mut rng, &Integer::from(77)).unwrap();
+        let b = crate::sample_in_mult_group(&mut rng, &n);
+        for e in [
+            Integer::from(0),
+            Integer::from(3),
+            Integer::from(-5),
+            Integer::from(&n << 300u32) + 17u32,
+            -(Integer::from(1) << 900u32) + 1u32,
+        ] {
+            assert_eq!(
+                sk.pow_mod_n(&b, &e).unwrap(),
+                Integer::from(b.pow_mod_ref(&e, &n).unwrap())
+            );
+            assert_eq!(
+                sk.pow_mod_nn(&c, &e).unwrap(),
+                Integer::from(c.pow_mod_ref(&e, &nn).unwrap())
+            );
+        }
+        assert!(sk.pow_mod_n(&Integer::from(0), &Integer::from(2)).is_err());
+        assert!(sk.pow_mod_nn(&n, &Integer::from(2)).is_err());
     }
 
     #[test]

@@ -58,7 +58,9 @@ use rug::Integer;
 use serde::{Deserialize, Serialize};
 use tessera_core::Transcript;
 
-use crate::enc::{bind_context, check_modulus, to_backend, upstream_err, wire_int, MIN_SLACK_BITS};
+use crate::upstream::{
+    bind_context, check_modulus, to_backend, upstream_err, wire_int, MIN_SLACK_BITS,
+};
 use crate::{RingPedersen, SecurityLevel, Verified, ZkError};
 
 const PROOF: &str = "fac";
@@ -304,7 +306,7 @@ mod tests {
     use std::sync::OnceLock;
 
     use super::*;
-    use crate::enc::test_support::*;
+    use crate::upstream::test_support::*;
 
     /// Prover = party 0 (its N), verifier = party 1 (its aux).
     fn statement() -> Statement<'static> {
@@ -350,12 +352,17 @@ mod tests {
     #[test]
     fn fac_passes_at_level128_sizes() {
         let _: Verified = verify_with(&statement(), fixture()).unwrap();
-        // cggmp21's ε = 230 is also complete and sound for Π^fac.
+        // cggmp24's ε = 512 (the level paillier-zk's own tests use) is complete too.
         let [a, _] = parties();
         let c = ctx(b"sid-2", 0, 1);
         let w = Witness { p: &a.p, q: &a.q };
-        let p = prove(&c, &statement(), &w, &CGGMP21_LEVEL, &mut rng(32)).unwrap();
-        let _: Verified = verify(&c, &statement(), &CGGMP21_LEVEL, &p).unwrap();
+        let cggmp24 = SecurityLevel {
+            epsilon: 512,
+            ell_prime: 1280,
+            ..SecurityLevel::LEVEL128
+        };
+        let p = prove(&c, &statement(), &w, &cggmp24, &mut rng(32)).unwrap();
+        let _: Verified = verify(&c, &statement(), &cggmp24, &p).unwrap();
     }
 
     #[test]

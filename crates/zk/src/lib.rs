@@ -14,15 +14,18 @@ pub mod dleq;
 pub mod pedersen;
 pub mod schnorr;
 
-// Paillier / ring-Pedersen proofs written here (paillier-zk 0.7 has no Π^prm and no Π^log*).
+// Paillier / ring-Pedersen proofs written here: constant-time provers, CRT for the owner of a key.
+pub mod aff_g;
+pub mod enc;
 pub mod log_star;
 pub mod prm;
 
 // Thin, context-binding wrappers over paillier-zk =0.7.0-alpha.3 (CGGMP24 revision).
-pub mod aff_g;
-pub mod enc;
 pub mod fac;
 pub mod modulus;
+mod upstream;
+
+pub use arith::CHALLENGE_BITS;
 
 pub use aux::RingPedersen;
 pub use error::{Verified, ZkError};

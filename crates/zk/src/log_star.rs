@@ -6,27 +6,31 @@
 //!
 //! Prover: `α ← ±2^{ℓ+ε}`, `μ ← ±2^ℓ·N̂`, `r ← Z*_{N0}`, `γ ← ±2^{ℓ+ε}·N̂`;
 //! `S = s^x t^μ`, `A = (1+N0)^α r^{N0} mod N0²`, `Y = α·B`, `D = s^α t^γ`;
-//! `e ← ±q/2` from the transcript of `(ctx, N0, C, B, X, N̂, s, t, S, A, Y, D)`;
+//! `e ∈ ±2^128` (see [`crate::CHALLENGE_BITS`]) from the transcript of
+//! `(ctx, N0, C, B, X, N̂, s, t, S, A, Y, D)`;
 //! `z1 = α + e·x`, `z2 = r·ρ^e mod N0`, `z3 = γ + e·μ`.
 //!
-//! Checks (verifier): `[log.1]` `N0` odd and within the level; `[log.2]` the verifier's aux passes
-//! [`RingPedersen::validate`]; `[log.3]` `C, A ∈ Z*_{N0²}`; `[log.4]` `S, D ∈ Z*_N̂`;
+//! Checks (verifier): `[log.0]` the level suits 128-bit challenges; `[log.1]` `N0` odd and
+//! within the level; `[log.2]` the verifier's aux passes [`RingPedersen::validate`]; `[log.3]` `C, A ∈ Z*_{N0²}`; `[log.4]` `S, D ∈ Z*_N̂`;
 //! `[log.5]` `B`, `X`, `Y` valid non-identity points; `[log.6]` `z2 ∈ Z*_{N0}`;
-//! `[log.7]` `|z1| ≤ 2^{ℓ+ε}`; `[log.8]` `|z3| ≤ 2^{ℓ+ε+1}·N̂·2^{256}` (bounds the verifier's
+//! `[log.7]` `|z1| ≤ 2^{ℓ+ε}`; `[log.8]` `|z3| ≤ 2^{ℓ+ε+1}·N̂·2^{128}` (bounds the verifier's
 //! work; an honest `z3` is far smaller); `[log.9]` `(1+N0)^{z1}·z2^{N0} = A·C^e mod N0²`;
 //! `[log.10]` `z1·B = Y + e·X`; `[log.11]` `s^{z1}·t^{z3} = D·S^e mod N̂`.
-//! The prover refuses a witness with `|x| > 2^ℓ` or `C ≠ Enc(x; ρ)` (`[log.p1]`, `[log.p2]`).
+//! The prover refuses a witness with `|x| > 2^ℓ` (`[log.p1]`), or whose key is not `N0` or nonce
+//! not in `Z*_{N0}` (`[log.p2]`). Secret exponents use `mpz_powm_sec`; `A` is computed by CRT
+//! under the prover's own key; a verifier that owns `N̂` checks `[log.11]` by CRT.
 
-use k256::elliptic_curve::ops::Reduce;
-use k256::{ProjectivePoint, Scalar, U256};
-use rug::integer::Order;
+use k256::ProjectivePoint;
 use rug::Integer;
 use serde::{Deserialize, Serialize};
 use tessera_core::point::WirePoint;
 use tessera_core::Transcript;
+use tessera_paillier::SecretKey;
 
 use crate::arith::{
-    append_int, in_mult_group, modp, pow_public, pow_secret, random_pm, random_unit,
+    abs_le_pow2, append_int, challenge_pm, check_range_level, enc_public, in_mult_group,
+    int_to_scalar as to_scalar, modp, modulus_ok, pow_n, pow_public, random_pm, random_unit,
+    ring_public, ring_secret, CHALLENGE_BITS,
 };
 use crate::{RingPedersen, SecurityLevel, Verified, ZkError};
 
@@ -47,6 +51,8 @@ pub struct Statement<'a> {
 pub struct Witness<'a> {
     pub x: &'a Integer,
     pub nonce: &'a Integer,
+    /// The prover's own Paillier key (modulus `N0`), for CRT.
+    pub key: &'a SecretKey,
 }
 
 impl std::fmt::Debug for Witness<'_> {
@@ -66,22 +72,6 @@ pub struct Proof {
     pub z3: Integer,
 }
 
-fn q_order() -> Integer {
-    let minus_one = -Scalar::ONE;
-    Integer::from_digits(&minus_one.to_bytes()[..], Order::Msf) + 1u32
-}
-
-fn to_scalar(x: &Integer) -> Scalar {
-    let r = modp(x, &q_order());
-    let digits = r.to_digits::<u8>(Order::Msf);
-    let mut b = [0u8; 32];
-    let off = 32usize.saturating_sub(digits.len());
-    if let Some(dst) = b.get_mut(off..) {
-        dst.copy_from_slice(digits.get(digits.len().saturating_sub(32)..).unwrap_or(&[]));
-    }
-    <Scalar as Reduce<U256>>::reduce(U256::from_be_slice(&b))
-}
-
 #[allow(clippy::too_many_arguments)]
 fn challenge(
     ctx: &Transcript,
@@ -93,7 +83,7 @@ fn challenge(
     d: &Integer,
 ) -> Integer {
     let mut t = ctx.clone();
-    t.append(b"proof", b"tessera.zk.log-star.v1");
+    t.append(b"proof", b"tessera.zk.log-star.v2");
     append_int(&mut t, b"N0", st.n0);
     append_int(&mut t, b"C", st.c);
     t.append_point(b"B", st.base);
@@ -105,18 +95,7 @@ fn challenge(
     append_int(&mut t, b"A", a);
     t.append_point(b"Y", y);
     append_int(&mut t, b"D", d);
-    // e uniform in (−q/2, q/2]: a 512-bit draw reduced mod q, then centred.
-    let q = q_order();
-    let wide = Integer::from_digits(&t.challenge_bytes(b"e", 64), Order::Msf);
-    let e = modp(&wide, &q);
-    e - Integer::from(&q >> 1)
-}
-
-/// `(1 + N)^m · r^N mod N²` (`r^N` with the public exponent `N`).
-fn enc(n: &Integer, nn: &Integer, m: &Integer, r: &Integer) -> Option<Integer> {
-    let gm = modp(&(modp(m, n) * n + 1u32), nn);
-    let rn = pow_public(r, n, nn)?;
-    Some(modp(&(gm * rn), nn))
+    challenge_pm(&t)
 }
 
 fn check_common(
@@ -124,8 +103,8 @@ fn check_common(
     aux: &RingPedersen,
     level: &SecurityLevel,
 ) -> Result<Integer, ZkError> {
-    let bits = st.n0.significant_bits();
-    if bits < level.min_modulus_bits || bits > level.max_modulus_bits || st.n0.is_even() {
+    check_range_level(PROOF, level)?; // [log.0]
+    if !modulus_ok(st.n0, level) {
         return Err(ZkError::Statement {
             proof: PROOF,
             what: "N0 outside the security level",
@@ -156,13 +135,13 @@ pub fn prove(
     level: &SecurityLevel,
     rng: &mut impl rand_core::CryptoRngCore,
 ) -> Result<Proof, ZkError> {
-    let nn = check_common(st, aux, level)?;
+    let _nn = check_common(st, aux, level)?;
     let bad = |what| ZkError::Prover { proof: PROOF, what };
-    if Integer::from(w.x.abs_ref()).significant_bits() > level.ell {
+    if !abs_le_pow2(w.x, level.ell) {
         return Err(bad("|x| > 2^ℓ")); // [log.p1]
     }
-    if enc(st.n0, &nn, w.x, w.nonce).as_ref() != Some(st.c) {
-        return Err(bad("C ≠ Enc(x; ρ)")); // [log.p2]
+    if w.key.public().n() != st.n0 || !in_mult_group(w.nonce, st.n0) {
+        return Err(bad("the witness key is not N0, or ρ ∉ Z*_N0")); // [log.p2]
     }
     let one = Integer::from(1);
     let b_le = Integer::from(&one << (level.ell + level.epsilon));
@@ -172,15 +151,10 @@ pub fn prove(
     let mu = random_pm(rng, &b_l_n);
     let r = random_unit(rng, st.n0);
     let gamma = random_pm(rng, &b_le_n);
-    let ring = |x: &Integer, y: &Integer| -> Option<Integer> {
-        let a = pow_secret(&aux.s, x, &aux.n)?;
-        let b = pow_secret(&aux.t, y, &aux.n)?;
-        Some(modp(&(a * b), &aux.n))
-    };
-    let s = ring(w.x, &mu).ok_or(bad("S"))?;
-    let a = enc(st.n0, &nn, &alpha, &r).ok_or(bad("A"))?;
+    let s = ring_secret(aux, w.x, &mu).ok_or(bad("S"))?;
+    let a = w.key.encrypt_with(&alpha, &r).map_err(|_| bad("A"))?;
     let y = *st.base * to_scalar(&alpha);
-    let d = ring(&alpha, &gamma).ok_or(bad("D"))?;
+    let d = ring_secret(aux, &alpha, &gamma).ok_or(bad("D"))?;
     let e = challenge(ctx, st, aux, &s, &a, &y, &d);
     let z1 = Integer::from(&e * w.x) + &alpha;
     let rho_e = pow_public(w.nonce, &e, st.n0).ok_or(bad("ρ^e"))?;
@@ -197,12 +171,15 @@ pub fn prove(
     })
 }
 
+/// Verifies `p`. `own` is the verifier's Paillier key: when its modulus is `N̂` the ring-Pedersen
+/// equation runs by CRT.
 pub fn verify(
     ctx: &Transcript,
     st: &Statement<'_>,
     aux: &RingPedersen,
     level: &SecurityLevel,
     p: &Proof,
+    own: Option<&SecretKey>,
 ) -> Result<Verified, ZkError> {
     let nn = check_common(st, aux, level)?;
     let bad = |what| ZkError::BadInput { proof: PROOF, what };
@@ -217,13 +194,13 @@ pub fn verify(
         return Err(bad("z2")); // [log.6]
     }
     let one = Integer::from(1);
-    if Integer::from(p.z1.abs_ref()) > Integer::from(&one << (level.ell + level.epsilon)) {
+    if !abs_le_pow2(&p.z1, level.ell + level.epsilon) {
         return Err(ZkError::OutOfRange {
             proof: PROOF,
             what: "z1",
         }); // [log.7]
     }
-    let z3_cap = Integer::from(&one << (level.ell + level.epsilon + 1 + 256)) * &aux.n;
+    let z3_cap = Integer::from(&one << (level.ell + level.epsilon + 1 + CHALLENGE_BITS)) * &aux.n;
     if Integer::from(p.z3.abs_ref()) > z3_cap {
         return Err(ZkError::OutOfRange {
             proof: PROOF,
@@ -233,7 +210,7 @@ pub fn verify(
     let e = challenge(ctx, st, aux, &p.s, &p.a, &y, &p.d);
     let eq = |what| ZkError::Equation { proof: PROOF, what };
     // [log.9]
-    let lhs = enc(st.n0, &nn, &p.z1, &p.z2).ok_or(eq("Paillier"))?;
+    let lhs = enc_public(st.n0, &nn, &p.z1, &p.z2).ok_or(eq("Paillier"))?;
     let ce = pow_public(st.c, &e, &nn).ok_or(eq("Paillier"))?;
     if lhs != modp(&(Integer::from(&p.a * &ce)), &nn) {
         return Err(eq("(1+N0)^z1·z2^N0 = A·C^e"));
@@ -243,10 +220,8 @@ pub fn verify(
         return Err(eq("z1·B = Y + e·X"));
     }
     // [log.11]
-    let l = pow_public(&aux.s, &p.z1, &aux.n)
-        .zip(pow_public(&aux.t, &p.z3, &aux.n))
-        .map(|(a, b)| modp(&(a * b), &aux.n));
-    let r = pow_public(&p.s, &e, &aux.n).map(|se| modp(&(se * &p.d), &aux.n));
+    let l = ring_public(own, aux, &p.z1, &p.z3);
+    let r = pow_n(own, &p.s, &e, &aux.n).map(|se| modp(&(se * &p.d), &aux.n));
     if l.is_none() || l != r {
         return Err(eq("s^z1·t^z3 = D·S^e"));
     }
@@ -254,13 +229,17 @@ pub fn verify(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use crate::testkeys::primes;
     use k256::elliptic_curve::ops::MulByGenerator as _;
     use k256::elliptic_curve::Field;
+    use k256::Scalar;
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
+    use rug::integer::Order;
+    use std::sync::OnceLock;
 
     struct Case {
         ctx: Transcript,
@@ -273,6 +252,19 @@ mod tests {
         level: SecurityLevel,
     }
 
+    /// Prover key (fixture pair 1) and verifier key (pair 2, whose modulus is `N̂`).
+    fn keys() -> &'static (SecretKey, SecretKey) {
+        static K: OnceLock<(SecretKey, SecretKey)> = OnceLock::new();
+        K.get_or_init(|| {
+            let (p, q) = primes(1);
+            let (vp, vq) = primes(2);
+            (
+                SecretKey::from_primes(p, q).unwrap(),
+                SecretKey::from_primes(vp, vq).unwrap(),
+            )
+        })
+    }
+
     impl Case {
         fn st(&self) -> Statement<'_> {
             Statement {
@@ -282,8 +274,26 @@ mod tests {
                 x: &self.x_pt,
             }
         }
+        /// Verifies with and without the verifier's CRT key; both must agree.
         fn verify(&self) -> Result<Verified, ZkError> {
-            verify(&self.ctx, &self.st(), &self.aux, &self.level, &self.proof)
+            let slow = verify(
+                &self.ctx,
+                &self.st(),
+                &self.aux,
+                &self.level,
+                &self.proof,
+                None,
+            );
+            let fast = verify(
+                &self.ctx,
+                &self.st(),
+                &self.aux,
+                &self.level,
+                &self.proof,
+                Some(&keys().1),
+            );
+            assert_eq!(slow, fast, "CRT and plain verification disagree");
+            fast
         }
     }
 
@@ -291,13 +301,12 @@ mod tests {
         let mut rng = ChaCha20Rng::seed_from_u64(11);
         let (p0, q0) = primes(1);
         let n0 = Integer::from(&p0 * &q0);
-        let nn = Integer::from(n0.square_ref());
         let (vp, vq) = primes(2);
         let (aux, _) = crate::prm::generate(&mut rng, &vp, &vq);
         let k = Scalar::random(&mut rng);
         let x = Integer::from_digits(&k.to_bytes()[..], Order::Msf);
         let rho = random_unit(&mut rng, &n0);
-        let c = enc(&n0, &nn, &x, &rho).unwrap();
+        let c = keys().0.encrypt_with(&x, &rho).unwrap();
         let base = ProjectivePoint::mul_by_generator(&Scalar::random(&mut rng));
         let x_pt = base * k;
         let ctx = Transcript::new(b"log-star-test");
@@ -311,7 +320,11 @@ mod tests {
         let proof = prove(
             &ctx,
             &st,
-            &Witness { x: &x, nonce: &rho },
+            &Witness {
+                x: &x,
+                nonce: &rho,
+                key: &keys().0,
+            },
             &aux,
             &level,
             &mut rng,
@@ -336,6 +349,13 @@ mod tests {
         let mut k2 = case();
         k2.proof = serde_json::from_str(&serde_json::to_string(&k.proof).unwrap()).unwrap();
         let _ = k2.verify().unwrap();
+    }
+
+    #[test]
+    fn log_0_rejects_level_without_slack() {
+        let mut k = case();
+        k.level.epsilon = 200;
+        assert!(matches!(k.verify(), Err(ZkError::Statement { .. })));
     }
 
     #[test]
@@ -468,6 +488,7 @@ mod tests {
         let w = Witness {
             x: &big,
             nonce: &Integer::from(1),
+            key: &keys().0,
         };
         assert!(matches!(
             prove(&k.ctx, &k.st(), &w, &k.aux, &k.level, &mut rng),
@@ -476,6 +497,7 @@ mod tests {
         let w = Witness {
             x: &Integer::from(5),
             nonce: &Integer::from(1),
+            key: &keys().1,
         };
         assert!(matches!(
             prove(&k.ctx, &k.st(), &w, &k.aux, &k.level, &mut rng),

@@ -43,7 +43,7 @@ use rug::Integer;
 use serde::{Deserialize, Serialize};
 use tessera_core::Transcript;
 
-use crate::enc::{bind_context, check_modulus, to_backend, upstream_err, wire_int};
+use crate::upstream::{bind_context, check_modulus, to_backend, upstream_err, wire_int};
 use crate::{SecurityLevel, Verified, ZkError};
 
 const PROOF: &str = "mod";
@@ -245,7 +245,7 @@ mod tests {
     use rug::ops::RemRounding;
 
     use super::*;
-    use crate::enc::test_support::*;
+    use crate::upstream::test_support::*;
 
     fn bctx(sid: &[u8], prover: u64) -> Transcript {
         let mut t = Transcript::new(b"tessera.test.protocol");

@@ -4,12 +4,13 @@ use serde::{Deserialize, Serialize};
 
 /// Sizes that every party of a network agrees on.
 ///
-/// The default, [`SecurityLevel::LEVEL128`], is cggmp24's `SecurityLevel128`: ℓ = 256,
-/// ℓ′ = 1280, ε = 512, m = 128, 3072-bit moduli (at least 3071 bits) built from 1536-bit safe
-/// primes. cggmp21's `SecurityLevel128` has ε = 230 and ℓ′ = 848, but it draws range-proof
-/// challenges from ±2^128; the CGGMP24 proofs of paillier-zk 0.7 draw them from ±q/2 (256 bits),
-/// so an honest response `z = α + e·x` needs ε ≥ 256 + 100 bits of slack. Both are the 128-bit
-/// level; the second is the one that matches the proofs we run and the peer we benchmark.
+/// The default, [`SecurityLevel::LEVEL128`], is cggmp21's `SecurityLevel128`: ℓ = 256,
+/// ℓ′ = 848, ε = 230, m = 128, 3072-bit moduli (at least 3071 bits) built from 1536-bit safe
+/// primes, with range-proof challenges from `±2^128` ([`crate::CHALLENGE_BITS`]):
+/// `ε ≥ 2 + s + log Q` and `ℓ′ ≥ 2ℓ + ε + s` hold with `s ≈ 100` statistical bits.
+/// (cggmp24's `SecurityLevel128` has ε = 512, ℓ′ = 1280 because its proofs draw challenges from
+/// `±q/2`; Π^fac, which we still take from paillier-zk 0.7 with those challenges, only needs
+/// `ε ≥ 100` because its masks carry a `√N` factor.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecurityLevel {
     /// κ in the paper (the RSA-equivalent security parameter in bits).
@@ -34,8 +35,8 @@ impl SecurityLevel {
     pub const LEVEL128: SecurityLevel = SecurityLevel {
         kappa: 384,
         ell: 256,
-        ell_prime: 1280,
-        epsilon: 512,
+        ell_prime: 848,
+        epsilon: 230,
         m: 128,
         min_modulus_bits: 3071,
         max_modulus_bits: 3072,

@@ -90,19 +90,15 @@ pub(crate) struct P2p1 {
     pub enc: enc::Proof,
 }
 
-/// Bob's MtA ciphertexts for one Alice. Broadcast (they are ciphertexts under Alice's key, or
-/// Bob's own), so that identification can recompute them from revealed values.
+/// Bob's MtA ciphertexts for one Alice. Broadcast (they are ciphertexts under Alice's key), so
+/// that identification can recompute them from revealed values.
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct MtaCts {
     pub to: PartyIndex,
     /// `K_to^{γ_from} · Enc_to(β′)`
     pub d_gamma: Integer,
-    /// `Enc_from(β′)`
-    pub f_gamma: Integer,
     /// `K_to^{w_from} · Enc_to(ν′)`
     pub d_w: Integer,
-    /// `Enc_from(ν′)`
-    pub f_w: Integer,
 }
 
 #[derive(Clone, Serialize, Deserialize)]

@@ -136,6 +136,7 @@ impl Round1 {
                 &enc::Witness {
                     k: &k_int,
                     rho: &ctx.k_nonce,
+                    key: ctx.share.paillier(),
                 },
                 &ctx.level,
                 rng,
@@ -213,7 +214,8 @@ impl Round1 {
                 ciphertext: &m.k_ct,
                 aux: &own_aux,
             };
-            if let Err(e) = enc::verify(&pctx, &st, &ctx.level, &proof.enc) {
+            let own_key = Some(ctx.share.paillier());
+            if let Err(e) = enc::verify(&pctx, &st, &ctx.level, &proof.enc, own_key) {
                 blames.push(blame(j, P1_2, e.to_string()));
             }
         }

@@ -2,14 +2,14 @@
 //!
 //! GG20 §3.3 Phase 2 > "Every pair of players P_i, P_j engages in two multiplicative-to-additive
 //! share conversion subprotocols": MtA for `k_i·γ_j` and MtAwc for `k_i·w_j`. Bob `j` returns
-//! `D = K_i^{x}·Enc_i(y′)` with CGGMP24's Π^aff-g (which also binds `X = x·G`: `Γ_j` for the
-//! first, `W_j` for the second — "Bob's proof with check"), and `F = Enc_j(y′)`.
+//! `D = K_i^{x}·Enc_i(y′)` with Π^aff-g (which also binds `X = x·G`: `Γ_j` for the first, `W_j`
+//! for the second — "Bob's proof with check"; CGGMP24's proof without its `Y = Enc_j(y′)`, which
+//! only CGGMP's own identification needs: see `tessera_zk::aff_g`).
 //!
 //! IN: every `K_j`. OUT: broadcast `Γ_i` and the ciphertexts for every Alice; to each Alice the
 //! two Π^aff-g proofs (built with her ring-Pedersen parameters).
 //! CHECKS (blaming the sender): `[P2.1]` `Γ_j` is a valid non-identity point; `[P2.2]` exactly one
-//! ciphertext set per other signer, in signer order, every `D` in `Z*_{N_to²}` and every `F` in
-//! `Z*_{N_j²}`; `[P2.3]` Π^aff-g for `k_i·γ_j` with `X = Γ_j`; `[P2.4]` Π^aff-g for `k_i·w_j` with
+//! ciphertext set per other signer, in signer order, every `D` in `Z*_{N_to²}`; `[P2.3]` Π^aff-g for `k_i·γ_j` with `X = Γ_j`; `[P2.4]` Π^aff-g for `k_i·w_j` with
 //! `X = W_j` as *we* compute it from the public shares — both checked before we decrypt.
 
 use k256::elliptic_curve::ops::MulByGenerator as _;
@@ -46,7 +46,6 @@ impl Round2 {
             move |e| ProtocolError::Bug(format!("{what}: {e}"))
         }
         let me = ctx.me;
-        let own_pk = ctx.me_view()?.pk.clone();
         let own_gamma = ctx.me_view()?.gamma;
         let own_w = ctx.me_view()?.big_w;
         let gamma_int = scalar_to_integer(&ctx.gamma);
@@ -74,11 +73,6 @@ impl Round2 {
                     &enc_beta,
                 )
                 .map_err(bug("D^γ"))?;
-            let (f_gamma, f_gamma_nonce) = ctx
-                .share
-                .paillier()
-                .encrypt(rng, &beta)
-                .map_err(bug("F^γ"))?;
 
             let (enc_nu, nu_nonce) = alice.pk.encrypt(rng, &nu).map_err(bug("Enc ν′"))?;
             let d_w = alice
@@ -91,17 +85,14 @@ impl Round2 {
                     &enc_nu,
                 )
                 .map_err(bug("D^w"))?;
-            let (f_w, f_w_nonce) = ctx.share.paillier().encrypt(rng, &nu).map_err(bug("F^w"))?;
 
             let pctx = proof_ctx(super::PROTOCOL, &ctx.sid, b"aff-g.gamma", me, Some(j));
             let aff_gamma = aff_g::prove(
                 &pctx,
                 &aff_g::Statement {
                     n0: alice.pk.n(),
-                    n1: own_pk.n(),
                     c: &alice.k_ct,
                     d: &d_gamma,
-                    y: &f_gamma,
                     x: &own_gamma,
                     aux: &alice.aux,
                 },
@@ -109,7 +100,6 @@ impl Round2 {
                     x: &gamma_int,
                     y: &beta,
                     rho: &beta_nonce,
-                    rho_y: &f_gamma_nonce,
                 },
                 &ctx.level,
                 rng,
@@ -120,10 +110,8 @@ impl Round2 {
                 &pctx,
                 &aff_g::Statement {
                     n0: alice.pk.n(),
-                    n1: own_pk.n(),
                     c: &alice.k_ct,
                     d: &d_w,
-                    y: &f_w,
                     x: &own_w,
                     aux: &alice.aux,
                 },
@@ -131,7 +119,6 @@ impl Round2 {
                     x: &w_int,
                     y: &nu,
                     rho: &nu_nonce,
-                    rho_y: &f_w_nonce,
                 },
                 &ctx.level,
                 rng,
@@ -141,9 +128,7 @@ impl Round2 {
             mta.push(MtaCts {
                 to: j,
                 d_gamma,
-                f_gamma,
                 d_w,
-                f_w,
             });
             proofs.push((j, P2p2 { aff_gamma, aff_w }));
             bob.push(BobSecrets {
@@ -214,14 +199,13 @@ impl Round2 {
             let pctx = proof_ctx(super::PROTOCOL, &ctx.sid, b"aff-g.gamma", j, Some(me));
             let st = aff_g::Statement {
                 n0: own.pk.n(),
-                n1: bob.pk.n(),
                 c: &own.k_ct,
                 d: &cts.d_gamma,
-                y: &cts.f_gamma,
                 x: &m.gamma,
                 aux: &own.aux,
             };
-            if let Err(e) = aff_g::verify(&pctx, &st, &ctx.level, &proofs.aff_gamma) {
+            let own_key = Some(ctx.share.paillier());
+            if let Err(e) = aff_g::verify(&pctx, &st, &ctx.level, &proofs.aff_gamma, own_key) {
                 blames.push(blame(j, P2_3, e.to_string()));
                 continue;
             }
@@ -229,14 +213,12 @@ impl Round2 {
             let pctx = proof_ctx(super::PROTOCOL, &ctx.sid, b"aff-g.w", j, Some(me));
             let st = aff_g::Statement {
                 n0: own.pk.n(),
-                n1: bob.pk.n(),
                 c: &own.k_ct,
                 d: &cts.d_w,
-                y: &cts.f_w,
                 x: &bob.big_w,
                 aux: &own.aux,
             };
-            if let Err(e) = aff_g::verify(&pctx, &st, &ctx.level, &proofs.aff_w) {
+            if let Err(e) = aff_g::verify(&pctx, &st, &ctx.level, &proofs.aff_w, own_key) {
                 blames.push(blame(j, P2_4, e.to_string()));
             }
         }
@@ -328,20 +310,12 @@ fn check_bcast(ctx: &Ctx, from: PartyIndex, m: Bcast2) -> Result<Received2, Blam
             ),
         ));
     }
-    let bob_pk = &ctx
-        .peer(from)
-        .ok_or_else(|| blame(from, P2_2, "not a signer"))?
-        .pk;
     for c in &m.mta {
         let alice_pk = &ctx
             .peer(c.to)
             .ok_or_else(|| blame(from, P2_2, "unknown recipient"))?
             .pk;
-        if !alice_pk.is_ciphertext(&c.d_gamma)
-            || !alice_pk.is_ciphertext(&c.d_w)
-            || !bob_pk.is_ciphertext(&c.f_gamma)
-            || !bob_pk.is_ciphertext(&c.f_w)
-        {
+        if !alice_pk.is_ciphertext(&c.d_gamma) || !alice_pk.is_ciphertext(&c.d_w) {
             return Err(blame(from, P2_2, "an MtA ciphertext is not in its Z*_(N²)"));
         }
     }

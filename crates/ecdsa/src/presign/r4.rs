@@ -118,6 +118,7 @@ impl Round4 {
                 &log_star::Witness {
                     x: &k_int,
                     nonce: &ctx.k_nonce,
+                    key: ctx.share.paillier(),
                 },
                 aux,
                 &ctx.level,

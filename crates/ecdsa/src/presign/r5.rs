@@ -73,7 +73,9 @@ impl Round5 {
                 base: &ctx.r,
                 x: r_bar,
             };
-            if let Err(e) = log_star::verify(&pctx, &st, &own_aux, &ctx.level, &p.log_star) {
+            let own_key = Some(ctx.share.paillier());
+            if let Err(e) = log_star::verify(&pctx, &st, &own_aux, &ctx.level, &p.log_star, own_key)
+            {
                 blames.push(blame(j, P5_2, e.to_string()));
             }
         }
