@@ -142,6 +142,18 @@ impl PublicKey {
     }
 }
 
+/// An exponent equivalent to `e` modulo the group order `order`, as short as possible: `e`
+/// itself when it is already shorter than the order (negative values stay negative, and GMP
+/// inverts the base), else `e mod order`. Reducing a short negative `e` would turn a 128-bit
+/// challenge into a full-size exponent.
+fn short_exponent(e: &Integer, order: &Integer) -> Integer {
+    if e.significant_bits() < order.significant_bits() {
+        e.clone()
+    } else {
+        modp(e, order)
+    }
+}
+
 /// `base^e mod m` for a secret, possibly negative, exponent, with GMP's `mpz_powm_sec`.
 pub(crate) fn secure_pow_signed(
     base: &Integer,
@@ -367,7 +379,7 @@ impl SecretKey {
         let part = |pr: &Integer| -> Result<Integer, PaillierError> {
             let order = Integer::from(pr - 1u32);
             modp(base, pr)
-                .pow_mod(&modp(e, &order), pr)
+                .pow_mod(&short_exponent(e, &order), pr)
                 .map_err(|_| PaillierError::Arithmetic("CRT power"))
         };
         Ok(crt(
@@ -389,7 +401,7 @@ impl SecretKey {
         let part = |m2: &Integer, pr: &Integer| -> Result<Integer, PaillierError> {
             let order = pr * Integer::from(pr - 1u32);
             modp(base, m2)
-                .pow_mod(&modp(e, &order), m2)
+                .pow_mod(&short_exponent(e, &order), m2)
                 .map_err(|_| PaillierError::Arithmetic("CRT power"))
         };
         Ok(crt(
