@@ -1,8 +1,15 @@
 //! Deliberate deviations, for tests of identifiable abort.
 //!
 //! A [`Behaviour`] can only be given to a protocol through the constructors that exist with the
-//! `malicious` cargo feature (`Keygen::new_with_behaviour`, `Presign::new_with_behaviour`);
-//! ordinary builds always run [`Behaviour::Honest`].
+//! `malicious` cargo feature (`Keygen::new_with_behaviour`, `Presign::new_with_behaviour`,
+//! `Sign::new_with_behaviour`); ordinary builds always run [`Behaviour::Honest`].
+//!
+//! Checks of a single message that no behaviour here triggers are reached in the tests
+//! (`crates/sim/tests/identification.rs`) by re-encoding the cheater's broadcast in transit:
+//! `[K3.1]`, `[K3.3]`, `[K4.2]`, `[K4.4]`, `[K4.5]` (in branches of one shared key generation,
+//! see `Keygen::fork`), `[P3.1]`, `[P3.2]`, `[P6.1]`, and `[T7.1]`, `[T7.2]` on top of
+//! [`Behaviour::PresignWrongSigma`]. `[P4.2]` is reached by splicing two sessions of the same
+//! signer: it commits to one `Γ_i` in round 1 and answers the MtA with another in round 2.
 
 use tessera_core::PartyIndex;
 
@@ -11,6 +18,17 @@ use tessera_core::PartyIndex;
 pub enum Behaviour {
     #[default]
     Honest,
+    /// Keygen: open the round-1 commitment with another nonce — caught by `[K2.1]`.
+    KeygenBadOpening,
+    /// Keygen: commit to and open `M + 1` Feldman commitments (a polynomial of degree `M`,
+    /// one more than the threshold allows) — caught by `[K2.2]`.
+    KeygenExtraCommitment,
+    /// Keygen: publish ring-Pedersen parameters with `s = t` (commitments under them bind
+    /// nothing) — caught by `[K2.3]`.
+    KeygenDegenerateRingPedersen,
+    /// Keygen: publish `s = −t^λ mod N`, outside `⟨t⟩` (a quadratic non-residue), with the
+    /// Π^prm proof made for `t^λ` — caught by `[K2.4]`.
+    KeygenBadPrm,
     /// Keygen: deal `f(to) + 1` to party `to` — caught by `[K4.1]`.
     KeygenBadShare { to: PartyIndex },
     /// Keygen: complain about a valid share from `against` — caught by `[K4.3]`.
@@ -20,4 +38,14 @@ pub enum Behaviour {
     /// Presign: use `σ_i + 1` (consistently in `T_i` and `S_i`) — leads to type-7
     /// identification, caught by `[T7.3]`.
     PresignWrongSigma,
+    /// Presign: open the round-1 commitment `C_i` with another nonce — caught by `[P4.1]`.
+    PresignBadGammaOpening,
+    /// Presign: prove knowledge of `γ_i + 1` for `Γ_i` in round 4 — caught by `[P4.3]`.
+    PresignBadGammaSchnorr,
+    /// Presign: compute `S_i` from `σ_i + 1` after `T_i` committed to `σ_i` — caught by
+    /// `[P6.2]`.
+    PresignInconsistentS,
+    /// Sign: broadcast `s_i` as 32 bytes that are not a canonical scalar (`≥ q`) — caught by
+    /// `[S1.1]`.
+    SignNonCanonicalShare,
 }

@@ -99,6 +99,7 @@ pub(crate) struct Bcast4 {
 }
 
 /// What a party's round-2 opening gave us about it.
+#[derive(Clone)]
 pub(crate) struct Opened {
     pub coeffs: Vec<ProjectivePoint>,
     pub rid: [u8; 32],
@@ -197,6 +198,30 @@ impl Keygen {
         paillier: tessera_paillier::SecretKey,
         rng: &mut impl rand_core::CryptoRngCore,
     ) -> Result<Self, ProtocolError> {
+        Self::start(
+            sid,
+            me,
+            n,
+            threshold,
+            level,
+            paillier,
+            crate::malicious::Behaviour::Honest,
+            rng,
+        )
+    }
+
+    /// The behaviour is known before round 1 is built: some deviations are in the commitment.
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        sid: SessionId,
+        me: PartyIndex,
+        n: u16,
+        threshold: u16,
+        level: SecurityLevel,
+        paillier: tessera_paillier::SecretKey,
+        behaviour: crate::malicious::Behaviour,
+        rng: &mut impl rand_core::CryptoRngCore,
+    ) -> Result<Self, ProtocolError> {
         if n == 0 || threshold == 0 || threshold > n {
             return Err(ProtocolError::InvalidInput(format!(
                 "threshold {threshold} of {n} parties: need 1 <= threshold <= n"
@@ -221,7 +246,7 @@ impl Keygen {
             parties: parties.clone(),
             threshold,
             level,
-            behaviour: crate::malicious::Behaviour::Honest,
+            behaviour,
         };
         let r1 = r1::Round1::new(common, paillier, rng)?;
         Ok(Self {
@@ -246,12 +271,45 @@ impl Keygen {
         behaviour: crate::malicious::Behaviour,
         rng: &mut impl rand_core::CryptoRngCore,
     ) -> Result<Self, ProtocolError> {
-        let mut k = Self::new(sid, me, n, threshold, level, paillier, rng)?;
-        if let State::R1(r) = &mut k.state {
-            r.common.behaviour = behaviour;
-        }
-        Ok(k)
+        Self::start(sid, me, n, threshold, level, paillier, behaviour, rng)
     }
+
+    /// An independent copy of this party at the start of round 3 or 4 (before it has received
+    /// anything of the round), its outgoing messages included if not yet taken: tests branch
+    /// one run into several instead of paying for rounds 1–3 again (tests only; the copy holds
+    /// the same secrets).
+    pub fn fork(&self) -> Result<Self, ProtocolError> {
+        let state = match &self.state {
+            State::R3(r) => State::R3(Box::new(r.fork()?)),
+            State::R4(r) => State::R4(Box::new(r.fork()?)),
+            State::R1(_) | State::R2(_) => {
+                return Err(ProtocolError::InvalidInput(
+                    "fork only at the start of round 3 or 4".into(),
+                ))
+            }
+        };
+        Ok(Self {
+            state,
+            parties: self.parties.clone(),
+            me: self.me,
+        })
+    }
+}
+
+/// Whether nothing has been received into `inbox`: [`Keygen::fork`] copies a round only at its
+/// start, so that a copy never silently drops messages.
+#[cfg(feature = "malicious")]
+fn untouched<T>(inbox: &tessera_core::inbox::Inbox<T>) -> bool {
+    inbox.iter().next().is_none() && inbox.blames().is_empty()
+}
+
+/// A second owner of the same Paillier key, for [`Keygen::fork`] (the key is not `Clone`).
+#[cfg(feature = "malicious")]
+fn copy_paillier(
+    k: &tessera_paillier::SecretKey,
+) -> Result<tessera_paillier::SecretKey, ProtocolError> {
+    tessera_paillier::SecretKey::from_primes(k.p().clone(), k.q().clone())
+        .map_err(|e| ProtocolError::Bug(format!("copying the Paillier key: {e}")))
 }
 
 impl StateMachine for Keygen {

@@ -10,6 +10,7 @@
 use k256::elliptic_curve::ops::MulByGenerator as _;
 use k256::{ProjectivePoint, Scalar};
 use rug::integer::Order;
+use rug::Integer;
 use tessera_core::inbox::Inbox;
 use tessera_core::point::WirePoint;
 use tessera_core::wire::{self, Delivery, Outgoing, ProtocolId};
@@ -19,6 +20,7 @@ use zeroize::Zeroizing;
 
 use super::{r2, Bcast1, Bcast2, Common};
 use crate::common::{expect, hedged_scalar, proof_ctx, wire_blame};
+use crate::malicious::Behaviour;
 
 /// The commitment `V_i = H(sid, i, A_i, rid_i, chain_i, N_i, s_i, t_i, u_i)`.
 pub(crate) fn commitment(sid: &SessionId, party: PartyIndex, m: &Bcast2) -> [u8; 32] {
@@ -54,8 +56,12 @@ impl Round1 {
         rng: &mut impl rand_core::CryptoRngCore,
     ) -> Result<Self, ProtocolError> {
         // The secret polynomial f_i of degree M − 1; its constant term is this party's u_i.
-        let mut coeffs = Zeroizing::new(Vec::with_capacity(usize::from(common.threshold)));
-        for k in 0..common.threshold {
+        let degree_plus_one = match common.behaviour {
+            Behaviour::KeygenExtraCommitment => common.threshold.saturating_add(1),
+            _ => common.threshold,
+        };
+        let mut coeffs = Zeroizing::new(Vec::with_capacity(usize::from(degree_plus_one)));
+        for k in 0..degree_plus_one {
             let seed = Scalar::from(u64::from(k));
             coeffs.push(hedged_scalar(rng, &seed, &common.sid, b"keygen.coeff"));
         }
@@ -70,11 +76,17 @@ impl Round1 {
         rng.fill_bytes(&mut chain);
         rng.fill_bytes(&mut nonce);
 
-        let (rp, prm_secret): (RingPedersen, prm::PrmSecret) =
+        let (mut rp, prm_secret): (RingPedersen, prm::PrmSecret) =
             prm::generate(rng, paillier.p(), paillier.q());
         let ctx = proof_ctx(super::PROTOCOL, &common.sid, b"prm", common.me, None);
         let prm_proof = prm::prove(&ctx, &rp, &prm_secret, &common.level, rng)
             .map_err(|e| ProtocolError::Bug(format!("Π^prm prover failed: {e}")))?;
+        match common.behaviour {
+            Behaviour::KeygenDegenerateRingPedersen => rp.s = rp.t.clone(),
+            // −1 is a non-residue mod a Blum integer, so −s is outside ⟨t⟩ ⊂ QR_N.
+            Behaviour::KeygenBadPrm => rp.s = Integer::from(&rp.n - &rp.s),
+            _ => {}
+        }
 
         let opening = Bcast2 {
             coeffs: commitments,
@@ -129,10 +141,16 @@ impl Round1 {
         if !blames.is_empty() {
             return Err(ProtocolError::Aborted(blames));
         }
-        let out = vec![wire::encode(
-            &common.header(2, Delivery::Broadcast),
-            &opening,
-        )];
+        let out = if common.behaviour == Behaviour::KeygenBadOpening {
+            let mut other = opening.clone();
+            other.nonce = other.nonce.map(|b| !b);
+            vec![wire::encode(&common.header(2, Delivery::Broadcast), &other)]
+        } else {
+            vec![wire::encode(
+                &common.header(2, Delivery::Broadcast),
+                &opening,
+            )]
+        };
         Ok(r2::Round2::new(
             common,
             out,

@@ -28,6 +28,7 @@ use super::{
 use crate::common::{group_order, integer_to_scalar, proof_ctx, SplitInbox};
 
 /// A dealer's round-3 broadcast as we keep it.
+#[derive(Clone)]
 pub(crate) struct Dealt {
     /// The ciphertexts to every party, by index (needed to judge complaints).
     pub shares: Vec<Integer>,
@@ -185,6 +186,27 @@ impl Round3 {
             chain,
             inbox,
         }
+    }
+
+    /// A copy at the start of the round (see [`super::Keygen::fork`]).
+    #[cfg(feature = "malicious")]
+    pub fn fork(&self) -> Result<Self, ProtocolError> {
+        if !super::untouched(&self.inbox.bcast) || !super::untouched(&self.inbox.p2p) {
+            return Err(ProtocolError::InvalidInput(
+                "fork only at the start of a round".into(),
+            ));
+        }
+        Ok(Self {
+            common: self.common.clone(),
+            out: self.out.clone(),
+            own_share: self.own_share.clone(),
+            own_dealt: self.own_dealt.clone(),
+            paillier: super::copy_paillier(&self.paillier)?,
+            opened: self.opened.clone(),
+            rid: self.rid,
+            chain: self.chain,
+            inbox: SplitInbox::new(self.common.others().collect()),
+        })
     }
 
     pub fn receive(&mut self, from: PartyIndex, bytes: &[u8]) -> Result<(), Blame> {

@@ -46,6 +46,34 @@ impl Round4 {
         Self { out, input, inbox }
     }
 
+    /// A copy at the start of the round (see [`super::Keygen::fork`]).
+    #[cfg(feature = "malicious")]
+    pub fn fork(&self) -> Result<Self, ProtocolError> {
+        if !super::untouched(&self.inbox) {
+            return Err(ProtocolError::InvalidInput(
+                "fork only at the start of a round".into(),
+            ));
+        }
+        let i = &self.input;
+        Ok(Self {
+            out: self.out.clone(),
+            input: Round4Input {
+                common: i.common.clone(),
+                out: Vec::new(),
+                x: i.x.clone(),
+                paillier: super::copy_paillier(&i.paillier)?,
+                opened: i.opened.clone(),
+                dealt: i.dealt.clone(),
+                own_complaints: i.own_complaints.clone(),
+                public_shares: i.public_shares.clone(),
+                public_key: i.public_key,
+                rid: i.rid,
+                chain: i.chain,
+            },
+            inbox: Inbox::new(i.common.others()),
+        })
+    }
+
     pub fn receive(&mut self, from: PartyIndex, bytes: &[u8]) -> Result<(), Blame> {
         let inp = &self.input;
         let e = expect(ProtocolId::Keygen, inp.common.sid, 4, Delivery::Broadcast);
