@@ -12,9 +12,11 @@ use tessera_core::point::WirePoint;
 use tessera_core::wire::{self, Delivery, Outgoing, ProtocolId};
 use tessera_core::{Blame, PartyIndex, ProtocolError};
 use tessera_zk::{pedersen, schnorr};
+use zeroize::Zeroizing;
 
 use super::{blame, r4, Bcast3, Bcast4, Ctx, Next, State, P3_1, P3_2};
 use crate::common::{expect, proof_ctx, wire_blame};
+use crate::malicious::Behaviour;
 
 pub(crate) struct Round3 {
     pub out: Vec<Outgoing>,
@@ -69,12 +71,22 @@ impl Round3 {
         }
         let own_gamma = ctx.me_view()?.gamma;
         let pctx = proof_ctx(super::PROTOCOL, &ctx.sid, b"schnorr.gamma", ctx.me, None);
-        let proof = schnorr::prove(&pctx, &ctx.gamma, &own_gamma, rng);
+        let proof = match ctx.behaviour {
+            Behaviour::PresignBadGammaSchnorr => {
+                let wrong = Zeroizing::new(*ctx.gamma + Scalar::ONE);
+                schnorr::prove(&pctx, &wrong, &own_gamma, rng)
+            }
+            _ => schnorr::prove(&pctx, &ctx.gamma, &own_gamma, rng),
+        };
+        let nonce = match ctx.behaviour {
+            Behaviour::PresignBadGammaOpening => ctx.gamma_nonce.map(|b| !b),
+            _ => ctx.gamma_nonce,
+        };
         let out = vec![wire::encode(
             &ctx.header(4, Delivery::Broadcast),
             &Bcast4 {
                 gamma: WirePoint::encode(&own_gamma),
-                nonce: ctx.gamma_nonce,
+                nonce,
                 schnorr: proof,
             },
         )];

@@ -89,6 +89,10 @@ impl Round4 {
             )?))));
         };
         ctx.r = r;
+        if ctx.behaviour == crate::malicious::Behaviour::PresignInconsistentS {
+            // T_i is already out: S_i = (σ_i + 1)·R (round 5) no longer matches it.
+            *ctx.sigma += k256::Scalar::ONE;
+        }
         let r_bar = r * *ctx.k;
         if let Some(v) = ctx.peer_mut(ctx.me) {
             v.r_bar = r_bar;

@@ -138,6 +138,14 @@ impl std::fmt::Debug for Sign {
 
 impl Sign {
     pub fn new(presig: Presignature, req: &SignRequest) -> Result<Self, ProtocolError> {
+        Self::start(presig, req, crate::malicious::Behaviour::Honest)
+    }
+
+    fn start(
+        presig: Presignature,
+        req: &SignRequest,
+        behaviour: crate::malicious::Behaviour,
+    ) -> Result<Self, ProtocolError> {
         let delta = rerandomizer(&presig, req);
         let delta_inv: Scalar =
             Option::from(delta.invert()).ok_or_else(|| ProtocolError::Bug("δ is zero".into()))?;
@@ -162,12 +170,12 @@ impl Sign {
             from: me,
             delivery: Delivery::Broadcast,
         };
-        let out = vec![wire::encode(
-            &header,
-            &Bcast1 {
-                s: WireScalar::encode(&own_s),
-            },
-        )];
+        let s = match behaviour {
+            // All ones is above q: not the canonical encoding of any scalar.
+            crate::malicious::Behaviour::SignNonCanonicalShare => WireScalar([0xff; 32]),
+            _ => WireScalar::encode(&own_s),
+        };
+        let out = vec![wire::encode(&header, &Bcast1 { s })];
         let participants = presig.signers.parties().to_vec();
         let inbox = Inbox::new(participants.iter().copied().filter(|&p| p != me));
         Ok(Self {
@@ -187,6 +195,16 @@ impl Sign {
             inbox,
         })
         // `presig` (k_i, σ_i) is dropped and zeroized here.
+    }
+
+    /// [`Sign::new`] for a signer that deviates as `behaviour` says (tests only).
+    #[cfg(feature = "malicious")]
+    pub fn new_with_behaviour(
+        presig: Presignature,
+        req: &SignRequest,
+        behaviour: crate::malicious::Behaviour,
+    ) -> Result<Self, ProtocolError> {
+        Self::start(presig, req, behaviour)
     }
 
     fn combine(self) -> Result<Signature, ProtocolError> {
