@@ -387,7 +387,8 @@ mod tests {
         let f = fixture();
         let n0 = parties()[0].n.clone();
         let nhat = parties()[1].aux.n.clone();
-        let cases: [(fn(&mut Proof, &Integer, &Integer), &str); 4] = [
+        type Edit = fn(&mut Proof, &Integer, &Integer);
+        let cases: [(Edit, &str); 4] = [
             (|p, n0, _| p.a = n0.clone(), "A"),
             (|p, _, nh| p.s = nh.clone(), "S or C"),
             (|p, _, _| p.c = Integer::from(0), "S or C"),

@@ -22,8 +22,9 @@
 //! [`ProtocolError::Bug`]: the node must halt the key, never retry with the same presignature.
 //!
 //! The combined signature is normalised to low-s, its recovery id computed from `R′` (flipped
-//! when `s` is negated) and cross-checked by public-key recovery, and verified against the
-//! public key before it is returned.
+//! when `s` is negated), and verified against the public key before it is returned, with one
+//! double-scalar multiplication that is also the key-recovery relation for the exact nonce
+//! point (see [`finalize`]; debug builds also run k256's verifier and key recovery).
 
 use k256::ecdsa::signature::hazmat::PrehashVerifier;
 use k256::ecdsa::{RecoveryId, Signature as K256Signature, VerifyingKey};
@@ -189,7 +190,11 @@ impl Sign {
             r_prime,
             r,
             own_s,
-            child_key: presig.public_key + ProjectivePoint::mul_by_generator(&req.tweak),
+            child_key: if req.tweak == Scalar::ZERO {
+                presig.public_key
+            } else {
+                presig.public_key + ProjectivePoint::mul_by_generator(&req.tweak)
+            },
             r_bars: presig.r_bars.clone(),
             s_points: presig.s_points.clone(),
             inbox,
@@ -229,76 +234,97 @@ impl Sign {
         let mut shares: Vec<(PartyIndex, Scalar)> = inbox.into_accepted();
         shares.push((me, own_s));
         let s: Scalar = shares.iter().map(|(_, s)| *s).sum();
-        let vk = VerifyingKey::from_affine(child_key.to_affine())
-            .map_err(|e| ProtocolError::Bug(format!("public key: {e}")))?;
-        // k256 (like Bitcoin policy) rejects high-s, so verify the normalised form.
-        let s_low = if bool::from(s.is_high()) { -s } else { s };
-        let sig = K256Signature::from_scalars(r.to_repr(), s_low.to_repr()).ok();
-        let valid = sig.is_some_and(|sig| vk.verify_prehash(&digest, &sig).is_ok());
-        if !valid {
-            // [S1.2] s_j′·R′ = (m + r′ε)·R̄_j + r′·S_j for every honest j.
-            let mut blames = Vec::new();
-            for (j, s_j) in &shares {
-                let (Some(rb), Some(sp)) = (
-                    r_bars.iter().find(|(p, _)| p == j).map(|(_, v)| *v),
-                    s_points.iter().find(|(p, _)| p == j).map(|(_, v)| *v),
-                ) else {
-                    continue;
-                };
-                if r_prime * s_j != rb * (m + r * tweak) + sp * r {
-                    blames.push(Blame::new(
-                        *j,
-                        S1_2,
-                        "signature share fails s_j·R′ = (m + rε)·R̄_j + r·S_j",
-                    ));
-                }
-            }
-            if blames.is_empty() {
-                return Err(ProtocolError::Bug(
-                    "combined signature is invalid but every share passes its check".into(),
+        if let Some(sig) = finalize(&child_key, &digest, &r_prime, r, m, s)? {
+            return Ok(sig);
+        }
+        // [S1.2] s_j′·R′ = (m + r′ε)·R̄_j + r′·S_j for every honest j.
+        let mut blames = Vec::new();
+        for (j, s_j) in &shares {
+            let (Some(rb), Some(sp)) = (
+                r_bars.iter().find(|(p, _)| p == j).map(|(_, v)| *v),
+                s_points.iter().find(|(p, _)| p == j).map(|(_, v)| *v),
+            ) else {
+                continue;
+            };
+            if r_prime * s_j != rb * (m + r * tweak) + sp * r {
+                blames.push(Blame::new(
+                    *j,
+                    S1_2,
+                    "signature share fails s_j·R′ = (m + rε)·R̄_j + r·S_j",
                 ));
             }
-            return Err(ProtocolError::Aborted(blames));
         }
-        finalize(&vk, &digest, &r_prime, r, s)
+        if blames.is_empty() {
+            return Err(ProtocolError::Bug(
+                "combined signature is invalid but every share passes its check".into(),
+            ));
+        }
+        Err(ProtocolError::Aborted(blames))
     }
 }
 
-/// Low-s, recovery id from `R′` (flipped when `s` is negated), cross-checked by recovery.
+/// Normalises `(r, s)` to low-s and checks it, or returns `None` if it is not a valid signature.
+///
+/// With `R̃ = R′` (or `−R′` when `s` is negated to low-s, which is what negating `s` means for
+/// the nonce point), the signature is valid for `Y` exactly when `s·R̃ = m·G + r·Y`; that is also
+/// the key-recovery relation `Y = r⁻¹(s·R̃ − m·G)` for the point `R̃` that the recovery id
+/// designates (`y` parity of `R̃`, and whether `R̃.x ≥ q`). So one double-scalar multiplication
+/// verifies the signature and cross-checks the recovery id: `R̃` is the exact point, not one
+/// reconstructed from `r`. Debug builds (and so every test) also verify with k256's ECDSA
+/// verifier and recover the key with k256 from `(r, s, v)`.
 fn finalize(
-    vk: &VerifyingKey,
+    child_key: &ProjectivePoint,
     digest: &[u8; 32],
     r_prime: &ProjectivePoint,
     r: Scalar,
+    m: Scalar,
     s: Scalar,
-) -> Result<Signature, ProtocolError> {
-    let affine = r_prime.to_affine();
-    let y_odd: bool = affine.y_is_odd().into();
-    // bit 1: R′.x ≥ q, i.e. the x coordinate was reduced to get r.
-    let x_reduced = r.to_repr() != affine.x();
+) -> Result<Option<Signature>, ProtocolError> {
+    use k256::elliptic_curve::ops::LinearCombination;
     let high = bool::from(s.is_high());
-    let s = if high { -s } else { s };
-    let recid = RecoveryId::new(y_odd ^ high, x_reduced);
-    let sig = K256Signature::from_scalars(r.to_repr(), s.to_repr())
-        .map_err(|e| ProtocolError::Bug(format!("signature encoding: {e}")))?;
-    vk.verify_prehash(digest, &sig)
-        .map_err(|e| ProtocolError::Bug(format!("normalised signature invalid: {e}")))?;
-    let recovered = VerifyingKey::recover_from_prehash(digest, &sig, recid)
-        .map_err(|e| ProtocolError::Bug(format!("recovery failed: {e}")))?;
-    if recovered != *vk {
-        return Err(ProtocolError::Bug(
-            "recovery id does not recover the key".into(),
-        ));
+    let (s, r_tilde) = if high { (-s, -*r_prime) } else { (s, *r_prime) };
+    let Some(s_inv) = Option::<Scalar>::from(s.invert()) else {
+        return Ok(None);
+    };
+    // R̃ = (m/s)·G + (r/s)·Y
+    let expect = ProjectivePoint::lincomb(
+        &ProjectivePoint::GENERATOR,
+        &(m * s_inv),
+        child_key,
+        &(r * s_inv),
+    );
+    if expect != r_tilde {
+        return Ok(None);
+    }
+    let affine = r_tilde.to_affine();
+    let y_odd: bool = affine.y_is_odd().into();
+    // bit 1: R̃.x ≥ q, i.e. the x coordinate was reduced to get r.
+    let x_reduced = r.to_repr() != affine.x();
+    let recid = RecoveryId::new(y_odd, x_reduced);
+    if cfg!(debug_assertions) {
+        let sig = K256Signature::from_scalars(r.to_repr(), s.to_repr())
+            .map_err(|e| ProtocolError::Bug(format!("signature encoding: {e}")))?;
+        let vk = VerifyingKey::from_affine(child_key.to_affine())
+            .map_err(|e| ProtocolError::Bug(format!("public key: {e}")))?;
+        vk.verify_prehash(digest, &sig)
+            .map_err(|e| ProtocolError::Bug(format!("k256 rejects the signature: {e}")))?;
+        let recovered = VerifyingKey::recover_from_prehash(digest, &sig, recid)
+            .map_err(|e| ProtocolError::Bug(format!("recovery failed: {e}")))?;
+        if recovered != vk {
+            return Err(ProtocolError::Bug(
+                "recovery id does not recover the key".into(),
+            ));
+        }
     }
     let mut out_r = [0u8; 32];
     let mut out_s = [0u8; 32];
     out_r.copy_from_slice(&r.to_repr());
     out_s.copy_from_slice(&s.to_repr());
-    Ok(Signature {
+    Ok(Some(Signature {
         r: out_r,
         s: out_s,
         recovery_id: recid.to_byte(),
-    })
+    }))
 }
 
 impl StateMachine for Sign {
@@ -335,5 +361,79 @@ impl StateMachine for Sign {
         _rng: &mut impl rand_core::CryptoRngCore,
     ) -> Result<Transition<Self, Signature>, ProtocolError> {
         self.combine().map(Transition::Done)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use k256::elliptic_curve::Field;
+    use rand_chacha::rand_core::SeedableRng;
+
+    /// A signature in the protocol's own terms: `R′ = k⁻¹·G`, `s = k(m + r·x)`.
+    fn raw(seed: u64) -> (ProjectivePoint, [u8; 32], ProjectivePoint, Scalar, Scalar, Scalar) {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+        let x = Scalar::random(&mut rng);
+        let k = Scalar::random(&mut rng);
+        let mut digest = [0u8; 32];
+        rand_chacha::rand_core::RngCore::fill_bytes(&mut rng, &mut digest);
+        let m = digest_scalar(&digest);
+        let y = ProjectivePoint::mul_by_generator(&x);
+        let r_prime = ProjectivePoint::mul_by_generator(&k.invert().unwrap());
+        let r = <Scalar as Reduce<U256>>::reduce_bytes(&r_prime.to_affine().x());
+        let s = k * (m + r * x);
+        (y, digest, r_prime, r, m, s)
+    }
+
+    #[test]
+    fn finalize_normalises_low_s_and_its_recovery_id_recovers_the_key() {
+        let mut seen_high = false;
+        let mut seen_low = false;
+        for seed in 0..16 {
+            let (y, digest, r_prime, r, m, s) = raw(seed);
+            let high = bool::from(s.is_high());
+            seen_high |= high;
+            seen_low |= !high;
+            let sig = finalize(&y, &digest, &r_prime, r, m, s).unwrap().unwrap();
+            let k = sig.to_k256().unwrap();
+            assert!(!bool::from(
+                Option::<Scalar>::from(Scalar::from_repr(sig.s.into()))
+                    .unwrap()
+                    .is_high()
+            ));
+            let vk = VerifyingKey::from_affine(y.to_affine()).unwrap();
+            vk.verify_prehash(&digest, &k).unwrap();
+            let recid = RecoveryId::from_byte(sig.recovery_id).unwrap();
+            assert_eq!(
+                VerifyingKey::recover_from_prehash(&digest, &k, recid).unwrap(),
+                vk
+            );
+            // The other recovery id recovers another key.
+            let other = RecoveryId::from_byte(sig.recovery_id ^ 1).unwrap();
+            assert_ne!(
+                VerifyingKey::recover_from_prehash(&digest, &k, other).ok(),
+                Some(vk)
+            );
+        }
+        assert!(seen_high && seen_low, "both branches of low-s exercised");
+    }
+
+    #[test]
+    fn finalize_rejects_invalid_signatures() {
+        let (y, digest, r_prime, r, m, s) = raw(99);
+        assert!(finalize(&y, &digest, &r_prime, r, m, s + Scalar::ONE)
+            .unwrap()
+            .is_none());
+        assert!(finalize(&y, &digest, &r_prime, r, m + Scalar::ONE, s)
+            .unwrap()
+            .is_none());
+        let other_key = y + ProjectivePoint::GENERATOR;
+        assert!(finalize(&other_key, &digest, &r_prime, r, m, s)
+            .unwrap()
+            .is_none());
+        assert!(finalize(&y, &digest, &r_prime, r, m, Scalar::ZERO)
+            .unwrap()
+            .is_none());
     }
 }
