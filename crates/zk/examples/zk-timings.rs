@@ -2,7 +2,12 @@
 //! thread: prove, verify by a third party, and verify by the owner of the aux (CRT fast path).
 //!
 //! `cargo run --release -p tessera-zk --example zk-timings -- 5`
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::time::Instant;
 

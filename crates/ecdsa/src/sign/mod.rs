@@ -372,7 +372,16 @@ mod tests {
     use rand_chacha::rand_core::SeedableRng;
 
     /// A signature in the protocol's own terms: `R′ = k⁻¹·G`, `s = k(m + r·x)`.
-    fn raw(seed: u64) -> (ProjectivePoint, [u8; 32], ProjectivePoint, Scalar, Scalar, Scalar) {
+    fn raw(
+        seed: u64,
+    ) -> (
+        ProjectivePoint,
+        [u8; 32],
+        ProjectivePoint,
+        Scalar,
+        Scalar,
+        Scalar,
+    ) {
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
         let x = Scalar::random(&mut rng);
         let k = Scalar::random(&mut rng);
