@@ -21,6 +21,7 @@ use tessera_core::inbox::{DUPLICATE, EQUIVOCATION};
 use tessera_core::wire::Delivery;
 use tessera_core::{PartyIndex, SessionId, StateMachine};
 use tessera_ecdsa::common::WIRE;
+use tessera_ecdsa::presign::{P1_2, P2_4, P5_2};
 use tessera_ecdsa::{KeyShare, Presign, Sign, SignRequest};
 use tessera_sim::{run, Delivered, Outcome, Seed};
 
@@ -249,14 +250,21 @@ fn wrong_sender_blames_the_authenticated_channel() {
 
 #[test]
 fn corrupted_proofs_blame_the_prover() {
-    // Flip one byte near the end of each p2p message (inside its proof) in rounds 1, 2 and 5.
-    for round in [0usize, 1, 4] {
+    // Flip one byte near the end of each p2p message (inside its last proof's last response) in
+    // rounds 1, 2 and 5: Π^enc, Π^aff-g for w (the second of round 2's two proofs), Π^log*.
+    for (round, check) in [(0usize, P1_2), (1, P2_4), (4, P5_2)] {
         let (o, _) = presign_with(tamper(round, false, |mut b| {
             let i = b.len() - 40;
             b[i] = if b[i] == b'0' { b'1' } else { b'0' };
             b
         }));
         assert_aborted_blaming(&o, PartyIndex(0));
+        if let Outcome::Failed(e) = &o {
+            assert!(
+                e.blames().iter().all(|b| b.check == check),
+                "round {round}: expected {check}, got {e}"
+            );
+        }
     }
 }
 
