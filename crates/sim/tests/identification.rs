@@ -27,7 +27,10 @@ use tessera_core::{Blame, CheckTag, PartyIndex, ProtocolError, SessionId, StateM
 use tessera_ecdsa::common::MAX_MSG_LEN;
 use tessera_ecdsa::keygen::{K2_1, K2_2, K2_3, K2_4, K3_1, K3_3, K4_2, K4_4, K4_5};
 use tessera_ecdsa::malicious::Behaviour;
-use tessera_ecdsa::presign::{P3_1, P3_2, P4_1, P4_2, P4_3, P6_1, P6_2, T7_1, T7_2};
+use tessera_ecdsa::presign::{
+    P1_1, P1_2, P2_1, P2_2, P2_3, P2_4, P3_1, P3_2, P4_1, P4_2, P4_3, P5_1, P5_2, P6_1, P6_2, T7_1,
+    T7_2,
+};
 use tessera_ecdsa::{KeyShare, Keygen, Presign, Presignature, Sign, SignRequest};
 use tessera_paillier::Integer;
 use tessera_sim::{deliver_all, fixtures, run, Delivered, Outcome, Seed};
@@ -401,16 +404,15 @@ fn presign_with(
     presign_filtered(shares, signers, cheater, behaviour, deliver_all)
 }
 
-fn presign_filtered(
+fn presign_parties(
     shares: &[Arc<KeyShare>],
     signers: &[PartyIndex],
     cheater: PartyIndex,
     behaviour: Behaviour,
-    mut filter: impl FnMut(Delivered) -> Vec<Delivered>,
-) -> Vec<(PartyIndex, Outcome<Presignature>)> {
+) -> Vec<Presign> {
     let mut rng = ChaCha20Rng::seed_from_u64(31);
     let sid = SessionId::random(&mut rng);
-    let parties: Vec<Presign> = signers
+    signers
         .iter()
         .map(|&p| {
             let b = if p == cheater {
@@ -421,8 +423,36 @@ fn presign_filtered(
             Presign::new_with_behaviour(sid, shares[p.as_usize()].clone(), signers, b, &mut rng)
                 .unwrap()
         })
-        .collect();
+        .collect()
+}
+
+fn presign_filtered(
+    shares: &[Arc<KeyShare>],
+    signers: &[PartyIndex],
+    cheater: PartyIndex,
+    behaviour: Behaviour,
+    mut filter: impl FnMut(Delivered) -> Vec<Delivered>,
+) -> Vec<(PartyIndex, Outcome<Presignature>)> {
+    let parties = presign_parties(shares, signers, cheater, behaviour);
     run(parties, Seed::from_u64(32), &mut filter).0
+}
+
+/// Honest presigning whose `cheater` has its messages of round `live + 1` rewritten by
+/// `filter`, and quits once they are out (the honest parties abort at the end of that round).
+fn presign_quits_after(
+    shares: &[Arc<KeyShare>],
+    signers: &[PartyIndex],
+    cheater: PartyIndex,
+    live: usize,
+    mut filter: impl FnMut(Delivered) -> Vec<Delivered>,
+) -> Vec<(PartyIndex, Outcome<Presignature>)> {
+    let parties = presign_parties(shares, signers, cheater, Behaviour::Honest);
+    run(
+        quits_after(parties, cheater, live),
+        Seed::from_u64(32),
+        &mut filter,
+    )
+    .0
 }
 
 #[test]
@@ -698,6 +728,170 @@ fn presign_t7_2_revealed_mu_not_in_mta_ciphertext_is_identified() {
         filter,
     );
     assert_honest_blame(out, cheater, T7_2);
+}
+
+// ---- presign: rounds 1, 2 and 5 ------------------------------------------------------------
+//
+// A statement changed in transit (a ciphertext or point in the cheater's broadcast) no longer
+// matches the proof its honest code made: the cheater claims one thing and proves another.
+
+/// `Bcast1 { gamma_commitment, k_ct }`.
+type Bcast1 = ([u8; 32], Integer);
+/// `Bcast2 { gamma, mta: [MtaCts { to, d_gamma, d_w }] }`.
+type Bcast2 = (WirePoint, Vec<(PartyIndex, Integer, Integer)>);
+/// `Bcast5 { r_bar }`.
+type Bcast5 = (WirePoint,);
+
+/// Party `p`'s Paillier modulus `N_p`, as every share holds it.
+fn modulus_of(shares: &[Arc<KeyShare>], p: PartyIndex) -> Integer {
+    shares[0].aux_of(p).unwrap().n.clone()
+}
+
+/// `c·(1 + N)^m mod N²`: a ciphertext of the plaintext of `c` plus `m`, with the same nonce.
+fn add_to_plaintext(c: &Integer, n: &Integer, m: &Integer) -> Integer {
+    let nn = Integer::from(n * n);
+    let shift = Integer::from(m * n) + 1u32;
+    Integer::from(c * &shift).modulo(&nn)
+}
+
+#[test]
+fn presign_p1_1_k_not_a_ciphertext_blames_the_sender() {
+    // K_j = 0, N_j (not units) and N_j² (out of range): each is rejected on receipt.
+    let (shares, signers) = signers3();
+    let cheater = PartyIndex(1);
+    let n = modulus_of(&shares, cheater);
+    for bad in [Integer::new(), n.clone(), Integer::from(&n * &n)] {
+        let filter = rewrite(cheater, 1, move |h, e, bytes| {
+            let mut m: Bcast1 = wire::decode(bytes, h.from, e).unwrap();
+            m.1 = bad.clone();
+            wire::encode(h, &m).bytes
+        });
+        let out = presign_quits_after(&shares, &signers, cheater, 0, filter);
+        assert_honest_blame(out, cheater, P1_1);
+    }
+}
+
+#[test]
+fn presign_p1_2_k_outside_the_proved_range_fails_enc() {
+    // Party 2 broadcasts K_2 shifted to encrypt k_2 + 2^{ℓ+ε+1} — still a ciphertext, so [P1.1]
+    // passes — with the Π^enc it made for K_2.
+    let (shares, signers) = signers3();
+    let cheater = PartyIndex(2);
+    let n = modulus_of(&shares, cheater);
+    let level = shares[0].level;
+    let shift = Integer::from(1) << (level.ell + level.epsilon + 1);
+    let filter = rewrite(cheater, 1, move |h, e, bytes| {
+        let mut m: Bcast1 = wire::decode(bytes, h.from, e).unwrap();
+        m.1 = add_to_plaintext(&m.1, &n, &shift);
+        wire::encode(h, &m).bytes
+    });
+    let out = presign_quits_after(&shares, &signers, cheater, 0, filter);
+    assert_honest_blame(out, cheater, P1_2);
+}
+
+#[test]
+fn presign_p2_1_identity_gamma_blames_the_sender() {
+    let (shares, signers) = signers3();
+    let cheater = PartyIndex(0);
+    let filter = rewrite(cheater, 2, |h, e, bytes| {
+        let mut m: Bcast2 = wire::decode(bytes, h.from, e).unwrap();
+        m.0 = WirePoint::encode(&ProjectivePoint::IDENTITY);
+        wire::encode(h, &m).bytes
+    });
+    let out = presign_quits_after(&shares, &signers, cheater, 1, filter);
+    assert_honest_blame(out, cheater, P2_1);
+}
+
+#[test]
+fn presign_p2_2_wrong_mta_ciphertexts_blame_the_sender() {
+    let (shares, signers) = signers3();
+    let cheater = PartyIndex(1);
+    let n0 = modulus_of(&shares, PartyIndex(0));
+    type Change = Box<dyn Fn(&mut Bcast2)>;
+    let changes: [Change; 3] = [
+        // No ciphertexts for party 2.
+        Box::new(|m| {
+            m.1.pop();
+        }),
+        // Both sets, in the wrong order.
+        Box::new(|m| m.1.swap(0, 1)),
+        // D^w to party 0 is N_0: in range, not a unit mod N_0².
+        Box::new(move |m| m.1[0].2 = n0.clone()),
+    ];
+    for change in changes {
+        let filter = rewrite(cheater, 2, move |h, e, bytes| {
+            let mut m: Bcast2 = wire::decode(bytes, h.from, e).unwrap();
+            change(&mut m);
+            wire::encode(h, &m).bytes
+        });
+        let out = presign_quits_after(&shares, &signers, cheater, 1, filter);
+        assert_honest_blame(out, cheater, P2_2);
+    }
+}
+
+/// Rewrites `cheater`'s round-2 broadcast so that each `D` that `field` selects (`d_gamma` or
+/// `d_w` of every recipient) encrypts one more than the cheater proved: Alice's `α` (or `μ`)
+/// share shifted by 1, as a Bob that wants to bias `δ` (or `σ`) would do.
+fn shift_mta(
+    shares: &[Arc<KeyShare>],
+    cheater: PartyIndex,
+    field: fn(&mut (PartyIndex, Integer, Integer)) -> &mut Integer,
+) -> impl FnMut(Delivered) -> Vec<Delivered> {
+    let shares = shares.to_vec();
+    rewrite(cheater, 2, move |h, e, bytes| {
+        let mut m: Bcast2 = wire::decode(bytes, h.from, e).unwrap();
+        for cts in &mut m.1 {
+            let n = modulus_of(&shares, cts.0);
+            let d = field(cts);
+            *d = add_to_plaintext(d, &n, &Integer::from(1));
+        }
+        wire::encode(h, &m).bytes
+    })
+}
+
+#[test]
+fn presign_p2_3_shifted_d_gamma_fails_aff_g() {
+    let (shares, signers) = signers3();
+    let cheater = PartyIndex(2);
+    let filter = shift_mta(&shares, cheater, |c| &mut c.1);
+    let out = presign_quits_after(&shares, &signers, cheater, 1, filter);
+    assert_honest_blame(out, cheater, P2_3);
+}
+
+#[test]
+fn presign_p2_4_shifted_d_w_fails_aff_g() {
+    let (shares, signers) = signers3();
+    let cheater = PartyIndex(0);
+    let filter = shift_mta(&shares, cheater, |c| &mut c.2);
+    let out = presign_quits_after(&shares, &signers, cheater, 1, filter);
+    assert_honest_blame(out, cheater, P2_4);
+}
+
+#[test]
+fn presign_p5_1_identity_r_bar_blames_the_sender() {
+    let (shares, signers) = signers3();
+    let cheater = PartyIndex(1);
+    let filter = rewrite(cheater, 5, |h, e, bytes| {
+        let mut m: Bcast5 = wire::decode(bytes, h.from, e).unwrap();
+        m.0 = WirePoint::encode(&ProjectivePoint::IDENTITY);
+        wire::encode(h, &m).bytes
+    });
+    let out = presign_quits_after(&shares, &signers, cheater, 4, filter);
+    assert_honest_blame(out, cheater, P5_1);
+}
+
+#[test]
+fn presign_p5_2_r_bar_not_k_times_r_fails_log_star() {
+    // R̄_0 + G (which would make Σ R̄_j ≠ G) with the Π^log* made for R̄_0 = k_0·R.
+    let (shares, signers) = signers3();
+    let cheater = PartyIndex(0);
+    let filter = rewrite(cheater, 5, |h, e, bytes| {
+        let mut m: Bcast5 = wire::decode(bytes, h.from, e).unwrap();
+        m.0 = WirePoint::encode(&(m.0.decode().unwrap() + ProjectivePoint::GENERATOR));
+        wire::encode(h, &m).bytes
+    });
+    let out = presign_quits_after(&shares, &signers, cheater, 4, filter);
+    assert_honest_blame(out, cheater, P5_2);
 }
 
 // ---- online signing ---------------------------------------------------------------------
