@@ -28,8 +28,8 @@ use tessera_ecdsa::common::MAX_MSG_LEN;
 use tessera_ecdsa::keygen::{K2_1, K2_2, K2_3, K2_4, K3_1, K3_3, K4_2, K4_4, K4_5};
 use tessera_ecdsa::malicious::Behaviour;
 use tessera_ecdsa::presign::{
-    P1_1, P1_2, P2_1, P2_2, P2_3, P2_4, P3_1, P3_2, P4_1, P4_2, P4_3, P5_1, P5_2, P6_1, P6_2, T7_1,
-    T7_2,
+    P1_1, P1_2, P2_1, P2_2, P2_3, P2_4, P3_1, P3_2, P4_1, P4_2, P4_3, P5_1, P5_2, P6_1, P6_2, T5_0,
+    T5_1, T5_2, T5_3, T7_0, T7_1, T7_2,
 };
 use tessera_ecdsa::{KeyShare, Keygen, Presign, Presignature, Sign, SignRequest};
 use tessera_paillier::Integer;
@@ -730,10 +730,13 @@ fn presign_t7_2_revealed_mu_not_in_mta_ciphertext_is_identified() {
     assert_honest_blame(out, cheater, T7_2);
 }
 
-// ---- presign: rounds 1, 2 and 5 ------------------------------------------------------------
+// ---- presign: rounds 1, 2 and 5, and the identification reveals ---------------------------
 //
 // A statement changed in transit (a ciphertext or point in the cheater's broadcast) no longer
 // matches the proof its honest code made: the cheater claims one thing and proves another.
+
+/// The type-5 reveal's round number in its header (`presign::ROUND_TYPE5`, crate-private).
+const TYPE5_ROUND: u16 = 50;
 
 /// `Bcast1 { gamma_commitment, k_ct }`.
 type Bcast1 = ([u8; 32], Integer);
@@ -741,6 +744,13 @@ type Bcast1 = ([u8; 32], Integer);
 type Bcast2 = (WirePoint, Vec<(PartyIndex, Integer, Integer)>);
 /// `Bcast5 { r_bar }`.
 type Bcast5 = (WirePoint,);
+/// `Reveal5 { k, k_nonce, gamma, betas: [BetaReveal { to, beta, nonce }] }`.
+type Reveal5 = (
+    WireScalar,
+    Integer,
+    WireScalar,
+    Vec<(PartyIndex, Integer, Integer)>,
+);
 
 /// Party `p`'s Paillier modulus `N_p`, as every share holds it.
 fn modulus_of(shares: &[Arc<KeyShare>], p: PartyIndex) -> Integer {
@@ -892,6 +902,81 @@ fn presign_p5_2_r_bar_not_k_times_r_fails_log_star() {
     });
     let out = presign_quits_after(&shares, &signers, cheater, 4, filter);
     assert_honest_blame(out, cheater, P5_2);
+}
+
+/// Presigning in which `cheater` broadcasts a wrong `δ_i` (so type-5 identification runs) and
+/// then changes its own reveal with `change`.
+fn type5_with_reveal(
+    cheater: PartyIndex,
+    change: impl Fn(&mut Reveal5) + 'static,
+) -> Vec<(PartyIndex, Outcome<Presignature>)> {
+    let (shares, signers) = signers3();
+    let filter = rewrite(cheater, TYPE5_ROUND, move |h, e, bytes| {
+        let mut m: Reveal5 = wire::decode(bytes, h.from, e).unwrap();
+        change(&mut m);
+        wire::encode(h, &m).bytes
+    });
+    presign_filtered(
+        &shares,
+        &signers,
+        cheater,
+        Behaviour::PresignWrongDelta,
+        filter,
+    )
+}
+
+#[test]
+fn presign_t5_0_reveal_missing_a_beta_is_identified() {
+    let cheater = PartyIndex(0);
+    let out = type5_with_reveal(cheater, |m| {
+        m.3.pop();
+    });
+    assert_honest_blame(out, cheater, T5_0);
+}
+
+#[test]
+fn presign_t5_1_revealed_k_not_in_k_ciphertext_is_identified() {
+    let cheater = PartyIndex(1);
+    let out = type5_with_reveal(cheater, |m| m.0 = plus_one(&m.0));
+    assert_honest_blame(out, cheater, T5_1);
+}
+
+#[test]
+fn presign_t5_2_revealed_gamma_not_behind_gamma_point_is_identified() {
+    let cheater = PartyIndex(2);
+    let out = type5_with_reveal(cheater, |m| m.2 = plus_one(&m.2));
+    assert_honest_blame(out, cheater, T5_2);
+}
+
+#[test]
+fn presign_t5_3_revealed_beta_not_in_d_gamma_is_identified() {
+    // The D^γ to party 0 no longer matches: party 0, whose δ_0 depends on it, is not judged on
+    // δ_0 ([T5.4]), and party 2 is judged and found honest.
+    let cheater = PartyIndex(1);
+    let out = type5_with_reveal(cheater, |m| {
+        assert_eq!(m.3[0].0, PartyIndex(0));
+        m.3[0].1 += 1u32;
+    });
+    assert_honest_blame(out, cheater, T5_3);
+}
+
+#[test]
+fn presign_t7_0_reveal_missing_a_mu_is_identified() {
+    let (shares, signers) = signers3();
+    let cheater = PartyIndex(0);
+    let filter = rewrite(cheater, TYPE7_ROUND, |h, e, bytes| {
+        let mut m: Reveal7 = wire::decode(bytes, h.from, e).unwrap();
+        m.2.pop();
+        wire::encode(h, &m).bytes
+    });
+    let out = presign_filtered(
+        &shares,
+        &signers,
+        cheater,
+        Behaviour::PresignWrongSigma,
+        filter,
+    );
+    assert_honest_blame(out, cheater, T7_0);
 }
 
 // ---- online signing ---------------------------------------------------------------------

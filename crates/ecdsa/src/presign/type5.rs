@@ -9,7 +9,10 @@
 //! - `[T5.3]` each `D^γ_{i→j} = K_j^{γ_i}·Enc_j(β′_ij; s_ij)`;
 //! - `[T5.4]` `δ_i = k_iγ_i + Σ_j (k_iγ_j + β′_ji) − Σ_j β′_ij` (only judged when every `D^γ`
 //!   addressed to `i` passed `[T5.3]`, so an honest Alice is never blamed for a bad Bob);
-//! - `[T5.5]` (when `R` exists) `R̄_i = k_i·R`.
+//! - `[T5.5]` (when `R` exists) `R̄_i = k_i·R`. Defence in depth, with no test: `R` exists only
+//!   when every `R̄_i` passed `[P5.2]`, whose Π^log* shows `R̄_i = x·R` for the `x ∈ ±2^{ℓ+ε}`
+//!   inside `K_i`; a `k_i < q` that passes `[T5.1]` is that `x` (both are far below `N_i`), so
+//!   this check fires only if Π^log* is unsound.
 //!
 //! The reveals burn this presignature, which is discarded whatever the verdict.
 
