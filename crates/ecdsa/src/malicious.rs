@@ -5,11 +5,16 @@
 //! `Sign::new_with_behaviour`); ordinary builds always run [`Behaviour::Honest`].
 //!
 //! Checks of a single message that no behaviour here triggers are reached in the tests
-//! (`crates/sim/tests/identification.rs`) by re-encoding the cheater's broadcast in transit:
-//! `[K3.1]`, `[K3.3]`, `[K4.2]`, `[K4.4]`, `[K4.5]` (in branches of one shared key generation,
-//! see `Keygen::fork`), `[P3.1]`, `[P3.2]`, `[P6.1]`, and `[T7.1]`, `[T7.2]` on top of
-//! [`Behaviour::PresignWrongSigma`]. `[P4.2]` is reached by splicing two sessions of the same
-//! signer: it commits to one `Γ_i` in round 1 and answers the MtA with another in round 2.
+//! (`crates/sim/tests/identification.rs`) by re-encoding the cheater's message in transit:
+//! `[K3.1]`, `[K3.2]` (Π^fac sent to the wrong verifier), `[K3.3]`, `[K4.2]`, `[K4.4]`,
+//! `[K4.5]` (in branches of one shared key generation, see `Keygen::fork`), `[P1.1]`, `[P2.1]`,
+//! `[P2.2]`, `[P3.1]`, `[P3.2]`, `[P5.1]`, `[P6.1]`; the proof checks `[P1.2]`, `[P2.3]`,
+//! `[P2.4]`, `[P5.2]` by changing the broadcast statement (`K_i`, `D^γ`, `D^w`, `R̄_i`) after the
+//! proof of the original was made; `[T5.0]`–`[T5.3]` on top of [`Behaviour::PresignWrongDelta`]
+//! and `[T7.0]`–`[T7.2]` on top of [`Behaviour::PresignWrongSigma`] by changing the reveal.
+//! `[P4.2]` is reached by splicing two sessions of the same signer: it commits to one `Γ_i` in
+//! round 1 and answers the MtA with another in round 2. `[T5.5]` has no test: it cannot fire
+//! once `[P5.2]` and `[T5.1]` passed (see `presign::type5`).
 
 use tessera_core::PartyIndex;
 

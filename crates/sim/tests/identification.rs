@@ -25,7 +25,7 @@ use tessera_core::wire::{self, Delivery, Expect, Header, Outgoing};
 use tessera_core::Transition;
 use tessera_core::{Blame, CheckTag, PartyIndex, ProtocolError, SessionId, StateMachine};
 use tessera_ecdsa::common::MAX_MSG_LEN;
-use tessera_ecdsa::keygen::{K2_1, K2_2, K2_3, K2_4, K3_1, K3_3, K4_2, K4_4, K4_5};
+use tessera_ecdsa::keygen::{K2_1, K2_2, K2_3, K2_4, K3_1, K3_2, K3_3, K4_2, K4_4, K4_5};
 use tessera_ecdsa::malicious::Behaviour;
 use tessera_ecdsa::presign::{
     P1_1, P1_2, P2_1, P2_2, P2_3, P2_4, P3_1, P3_2, P4_1, P4_2, P4_3, P5_1, P5_2, P6_1, P6_2, T5_0,
@@ -34,7 +34,7 @@ use tessera_ecdsa::presign::{
 use tessera_ecdsa::{KeyShare, Keygen, Presign, Presignature, Sign, SignRequest};
 use tessera_paillier::Integer;
 use tessera_sim::{deliver_all, fixtures, run, Delivered, Outcome, Seed};
-use tessera_zk::{dleq, modulus, pedersen, schnorr, SecurityLevel};
+use tessera_zk::{dleq, fac, modulus, pedersen, schnorr, SecurityLevel};
 
 /// Every party other than `cheater` ended with an abort naming exactly `cheater` with `check`.
 fn assert_honest_blame<O: std::fmt::Debug>(
@@ -305,13 +305,28 @@ fn keygen_branch(
     run(parties, Seed::from_u64(23), &mut filter).0
 }
 
+/// `keygen::P2p3 { fac }`.
+type KeygenP2p3 = (fac::Proof,);
+
+/// `d` (a keygen round-3 p2p message) sent to `to` instead, its content unchanged.
+fn readdress(mut d: Delivered, to: PartyIndex) -> Delivered {
+    let (mut h, e) = header_of(&d.bytes);
+    assert_eq!(h.round, 3);
+    let m: KeygenP2p3 = wire::decode(&d.bytes, d.from, &e).unwrap();
+    h.delivery = Delivery::P2p { to };
+    d.bytes = wire::encode(&h, &m).bytes;
+    d.delivery = h.delivery;
+    d.to = to;
+    d
+}
+
 /// `keygen::Bcast3 { modulus, shares }`.
 type KeygenBcast3 = (modulus::Proof, Vec<Integer>);
 /// `keygen::Bcast4 { complaints: [Complaint { dealer, plaintext, nonce }], schnorr }`.
 type KeygenBcast4 = (Vec<(PartyIndex, Integer, Integer)>, Option<schnorr::Proof>);
 
 #[test]
-fn keygen_k3_1_k3_3_k4_2_k4_4_k4_5_in_branches_of_one_run() {
+fn keygen_k3_1_k3_2_k3_3_k4_2_k4_4_k4_5_in_branches_of_one_run() {
     let moduli: Vec<Integer> = fixtures::paillier_keys(3, 0)
         .unwrap()
         .iter()
@@ -349,6 +364,27 @@ fn keygen_k3_1_k3_3_k4_2_k4_4_k4_5_in_branches_of_one_run() {
         wire::encode(h, &m).bytes
     });
     assert_honest_blame(keygen_branch(&at_round3, cheater, filter), cheater, K3_3);
+
+    // [K3.2] Party 0 sends each of parties 1 and 2 the Π^fac it made for the other: a proof
+    // made with another verifier's ring-Pedersen parameters does not verify with ours.
+    let cheater = PartyIndex(0);
+    let mut held: Option<Delivered> = None;
+    let filter = move |d: Delivered| {
+        if d.from != cheater || d.delivery == Delivery::Broadcast {
+            return vec![d];
+        }
+        match held.take() {
+            None => {
+                held = Some(d);
+                Vec::new()
+            }
+            Some(first) => {
+                let (to_first, to_second) = (first.to, d.to);
+                vec![readdress(first, to_second), readdress(d, to_first)]
+            }
+        }
+    };
+    assert_honest_blame(keygen_branch(&at_round3, cheater, filter), cheater, K3_2);
 
     // Round 3 honestly, then the round-4 branches.
     let at_round4 = advance(at_round3, 1, 25);
