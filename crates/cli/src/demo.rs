@@ -32,6 +32,10 @@ pub struct DemoArgs {
     /// worthless: for quick runs and CI only.
     #[arg(long)]
     insecure_test_primes: bool,
+    /// Sign with the BIP32 child key at this non-hardened path (e.g. `m/0/7`), derived from the
+    /// group key and the chain code agreed during key generation.
+    #[arg(long, value_name = "PATH")]
+    derive: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -48,6 +52,14 @@ struct Report {
     keygen_ms: u128,
     presign_ms: u128,
     sign_ms: u128,
+    /// With `--derive`: the path, the master extended public key (BIP32, mainnet `xpub`) and the
+    /// child public key that signed (SEC1 compressed, hex).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    xpub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    child_public_key: Option<String>,
 }
 
 const MAX_OPERATORS: u16 = 64;
@@ -64,6 +76,9 @@ pub fn run(args: DemoArgs) -> Result<(), String> {
         return Err(format!(
             "--threshold must satisfy 1 <= M <= N (N = {n}), got {m}"
         ));
+    }
+    if let Some(path) = &args.derive {
+        tessera_ecdsa::hd::parse_path(path).map_err(|e| format!("--derive: {e}"))?;
     }
     let progress = |s: &str| eprintln!("[tessera] {s}");
     let seed = Seed::random(&mut OsRng);
@@ -109,20 +124,38 @@ pub fn run(args: DemoArgs) -> Result<(), String> {
         .map_err(|e| format!("presigning failed: {e}"))?;
     let presign_ms = t2.elapsed().as_millis();
 
+    // BIP32: the master xpub from the group key and the agreed chain code, then the child.
+    let (tweak, signing_key, xpub, child_public_key) = match &args.derive {
+        None => (Scalar::ZERO, public_key, None, None),
+        Some(path) => {
+            let chain_code = shares.first().ok_or("no shares")?.chain_code;
+            let master = tessera_ecdsa::hd::master_xpub(&public_key, chain_code)
+                .map_err(|e| e.to_string())?;
+            let child =
+                tessera_ecdsa::hd::derive(&master, path).map_err(|e| format!("--derive: {e}"))?;
+            (
+                child.tweak,
+                child.public_key,
+                Some(master.to_string(bip32::Prefix::XPUB)),
+                Some(hex::encode(child.public_key.to_affine().to_bytes())),
+            )
+        }
+    };
+
     let digest: [u8; 32] = Sha256::digest(args.message.as_bytes()).into();
     let mut entropy = [0u8; 32];
     OsRng.fill_bytes(&mut entropy);
     let req = SignRequest {
         digest,
-        tweak: Scalar::ZERO,
+        tweak,
         entropy,
     };
     let t3 = Instant::now();
     let sig = tessera_sim::sign(presigs, &req).map_err(|e| format!("signing failed: {e}"))?;
     let sign_ms = t3.elapsed().as_millis();
 
-    // 4. Independent verification with k256's verifier.
-    let vk = k256::ecdsa::VerifyingKey::from_affine(public_key.to_affine())
+    // 4. Independent verification with k256's verifier, against the key that signed.
+    let vk = k256::ecdsa::VerifyingKey::from_affine(signing_key.to_affine())
         .map_err(|e| e.to_string())?;
     let verified = sig
         .to_k256()
@@ -142,6 +175,9 @@ pub fn run(args: DemoArgs) -> Result<(), String> {
         keygen_ms,
         presign_ms,
         sign_ms,
+        path: args.derive.clone(),
+        xpub,
+        child_public_key,
     };
     if args.json {
         let line = serde_json::to_string(&report).map_err(|e| e.to_string())?;
@@ -149,6 +185,12 @@ pub fn run(args: DemoArgs) -> Result<(), String> {
     } else {
         println!("Tessera demo: {m}-of-{n} threshold ECDSA (secp256k1, GG20 hardened)");
         println!("  public key   {}", report.public_key);
+        if let (Some(path), Some(xpub), Some(child)) =
+            (&report.path, &report.xpub, &report.child_public_key)
+        {
+            println!("  xpub         {xpub}");
+            println!("  child key    {child} ({path}, signs below)");
+        }
         println!("  message      {:?}", report.message);
         println!("  digest       {} (SHA-256)", report.digest);
         println!("  signers      {:?}", report.signers);

@@ -139,3 +139,91 @@ fn human_output_by_default() {
     assert!(s.contains("verified     true"), "{s}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("key generation"));
 }
+
+#[test]
+fn demo_derive_signs_with_the_bip32_child_key() {
+    let out = tessera(&[
+        "demo",
+        "--operators",
+        "2",
+        "--threshold",
+        "2",
+        "--message",
+        "child",
+        "--derive",
+        "m/0/7",
+        "--json",
+        "--insecure-test-primes",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verified"], true);
+    assert_eq!(v["path"], "m/0/7");
+
+    // The master xpub carries the group key; derive m/0/7 with the bip32 crate as the reference.
+    let xpub: bip32::XPub = v["xpub"].as_str().unwrap().parse().unwrap();
+    assert!(v["xpub"].as_str().unwrap().starts_with("xpub"));
+    assert_eq!(xpub.attrs().depth, 0);
+    let master_pk = hex::decode(v["public_key"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        xpub.public_key().to_encoded_point(true).as_bytes(),
+        &master_pk[..]
+    );
+    let child = xpub
+        .derive_child(bip32::ChildNumber(0))
+        .unwrap()
+        .derive_child(bip32::ChildNumber(7))
+        .unwrap();
+    let child_pk = hex::decode(v["child_public_key"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        child.public_key().to_encoded_point(true).as_bytes(),
+        &child_pk[..]
+    );
+    assert_ne!(child_pk, master_pk);
+
+    // The signature verifies under the child key, not the master key.
+    let digest: [u8; 32] = Sha256::digest(b"child").into();
+    let sig = Signature::from_scalars(
+        <[u8; 32]>::try_from(hex::decode(v["r"].as_str().unwrap()).unwrap().as_slice()).unwrap(),
+        <[u8; 32]>::try_from(hex::decode(v["s"].as_str().unwrap()).unwrap().as_slice()).unwrap(),
+    )
+    .unwrap();
+    let child_vk = VerifyingKey::from_sec1_bytes(&child_pk).unwrap();
+    child_vk.verify_prehash(&digest, &sig).unwrap();
+    let master_vk = VerifyingKey::from_sec1_bytes(&master_pk).unwrap();
+    assert!(master_vk.verify_prehash(&digest, &sig).is_err());
+    let recid = RecoveryId::from_byte(v["recovery_id"].as_u64().unwrap() as u8).unwrap();
+    assert_eq!(
+        VerifyingKey::recover_from_prehash(&digest, &sig, recid).unwrap(),
+        child_vk
+    );
+}
+
+#[test]
+fn demo_refuses_hardened_or_malformed_paths_before_any_work() {
+    for path in ["m/0'/1", "m/0h", "0/1", "m/x"] {
+        let out = tessera(&[
+            "demo",
+            "--operators",
+            "2",
+            "--threshold",
+            "2",
+            "--message",
+            "x",
+            "--derive",
+            path,
+        ]);
+        assert!(!out.status.success(), "{path} must fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--derive"), "{path}: {err}");
+        assert!(
+            !err.contains("generating"),
+            "{path}: failed only after starting work"
+        );
+        assert!(out.stdout.is_empty());
+    }
+}

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod common;
+pub mod hd;
 pub mod keygen;
 pub mod malicious;
 pub mod presign;
