@@ -4,4 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v m4 >/dev/null 2>&1 || { echo "m4 is required to build GMP: apt-get install m4" >&2; exit 1; }
-exec cargo nextest run --locked --no-fail-fast "$@"
+status=0
+cargo nextest run --locked --no-fail-fast "$@" || status=$?
+# The CLI's --misbehave mode exists only with the `malicious` feature: its test needs that build.
+cargo nextest run --locked --no-fail-fast -p tessera-cli --features malicious --test misbehave "$@" || status=$?
+exit "$status"

@@ -17,14 +17,26 @@ use tessera_sim::Seed;
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Number of operators (key-share holders), 1..=64.
-    #[arg(long)]
-    operators: u16,
+    #[cfg_attr(
+        feature = "malicious",
+        arg(long, required_unless_present = "list_misbehaviours")
+    )]
+    #[cfg_attr(not(feature = "malicious"), arg(long, required = true))]
+    operators: Option<u16>,
     /// Number of operators that must sign (M of "M-of-N"), 1..=operators.
-    #[arg(long)]
-    threshold: u16,
+    #[cfg_attr(
+        feature = "malicious",
+        arg(long, required_unless_present = "list_misbehaviours")
+    )]
+    #[cfg_attr(not(feature = "malicious"), arg(long, required = true))]
+    threshold: Option<u16>,
     /// The message to sign (its SHA-256 digest is signed).
-    #[arg(long)]
-    message: String,
+    #[cfg_attr(
+        feature = "malicious",
+        arg(long, required_unless_present = "list_misbehaviours")
+    )]
+    #[cfg_attr(not(feature = "malicious"), arg(long, required = true))]
+    message: Option<String>,
     /// Print exactly one JSON object on stdout.
     #[arg(long)]
     json: bool,
@@ -36,6 +48,15 @@ pub struct DemoArgs {
     /// group key and the chain code agreed during key generation.
     #[arg(long, value_name = "PATH")]
     derive: Option<String>,
+    /// Make operator PARTY deviate as BEHAVIOUR (see --list-misbehaviours) and report whom the
+    /// honest operators blame, with which check (builds with `--features malicious` only).
+    #[cfg(feature = "malicious")]
+    #[arg(long, value_name = "PARTY:BEHAVIOUR")]
+    misbehave: Option<String>,
+    /// Print the behaviour names, one per line.
+    #[cfg(feature = "malicious")]
+    #[arg(long)]
+    list_misbehaviours: bool,
 }
 
 #[derive(Serialize)]
@@ -65,8 +86,16 @@ struct Report {
 const MAX_OPERATORS: u16 = 64;
 
 pub fn run(args: DemoArgs) -> Result<(), String> {
-    let n = args.operators;
-    let m = args.threshold;
+    #[cfg(feature = "malicious")]
+    if args.list_misbehaviours {
+        for b in tessera_sim::misbehave::CATALOGUE {
+            println!("{}", b.name);
+        }
+        return Ok(());
+    }
+    let n = args.operators.ok_or("--operators is required")?;
+    let m = args.threshold.ok_or("--threshold is required")?;
+    let message = args.message.clone().ok_or("--message is required")?;
     if n == 0 || n > MAX_OPERATORS {
         return Err(format!(
             "--operators must be between 1 and {MAX_OPERATORS}, got {n}"
@@ -79,6 +108,10 @@ pub fn run(args: DemoArgs) -> Result<(), String> {
     }
     if let Some(path) = &args.derive {
         tessera_ecdsa::hd::parse_path(path).map_err(|e| format!("--derive: {e}"))?;
+    }
+    #[cfg(feature = "malicious")]
+    if let Some(spec) = &args.misbehave {
+        return crate::misbehave::run(n, m, spec, &message, args.insecure_test_primes, args.json);
     }
     let progress = |s: &str| eprintln!("[tessera] {s}");
     let seed = Seed::random(&mut OsRng);
@@ -142,7 +175,7 @@ pub fn run(args: DemoArgs) -> Result<(), String> {
         }
     };
 
-    let digest: [u8; 32] = Sha256::digest(args.message.as_bytes()).into();
+    let digest: [u8; 32] = Sha256::digest(message.as_bytes()).into();
     let mut entropy = [0u8; 32];
     OsRng.fill_bytes(&mut entropy);
     let req = SignRequest {
@@ -164,7 +197,7 @@ pub fn run(args: DemoArgs) -> Result<(), String> {
 
     let report = Report {
         public_key: hex::encode(public_key.to_affine().to_bytes()),
-        message: args.message.clone(),
+        message: message.clone(),
         digest: hex::encode(digest),
         r: hex::encode(sig.r),
         s: hex::encode(sig.s),
@@ -209,7 +242,7 @@ pub fn run(args: DemoArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn random_subset(n: u16, m: u16) -> Vec<PartyIndex> {
+pub(crate) fn random_subset(n: u16, m: u16) -> Vec<PartyIndex> {
     let mut all: Vec<u16> = (0..n).collect();
     // Fisher–Yates with rejection-free u64 reduction (bias < 2^-48 for n ≤ 64).
     for i in (1..all.len()).rev() {
@@ -225,7 +258,7 @@ fn random_subset(n: u16, m: u16) -> Vec<PartyIndex> {
     chosen
 }
 
-fn generate_keys(n: u16, bits: u32) -> Result<Vec<tessera_paillier::SecretKey>, String> {
+pub(crate) fn generate_keys(n: u16, bits: u32) -> Result<Vec<tessera_paillier::SecretKey>, String> {
     let total = 2 * usize::from(n);
     let done = std::sync::atomic::AtomicUsize::new(0);
     let threads = std::thread::available_parallelism()

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod demo;
+#[cfg(feature = "malicious")]
+mod misbehave;
 
 #[derive(Parser, Debug)]
 #[command(

@@ -11,6 +11,8 @@ use tessera_ecdsa::{KeyShare, Keygen, Presign, Presignature, Sign, SignRequest, 
 use tessera_zk::SecurityLevel;
 
 pub mod fixtures;
+#[cfg(feature = "malicious")]
+pub mod misbehave;
 
 /// How one party's run ended.
 #[derive(Debug)]
