@@ -224,6 +224,20 @@ pub fn prove(
     if ProjectivePoint::mul_by_generator(&int_to_scalar(w.x)) != *st.x {
         return Err(bad("X ≠ x·G")); // [aff_g.p4]
     }
+    commit_and_respond(ctx, st, w, level, &nn, rng)
+}
+
+/// The prover's computation, after the statement and witness checks (tests call it directly to
+/// play a prover that skips them).
+fn commit_and_respond(
+    ctx: &Transcript,
+    st: &Statement<'_>,
+    w: &Witness<'_>,
+    level: &SecurityLevel,
+    nn: &Integer,
+    rng: &mut impl rand_core::CryptoRngCore,
+) -> Result<Proof, ZkError> {
+    let bad = |what| ZkError::Prover { proof: PROOF, what };
     let aux = st.aux;
     let one = Integer::from(1);
     let b_le = Integer::from(&one << (level.ell + level.epsilon));
@@ -239,9 +253,9 @@ pub fn prove(
     let mu = random_pm(rng, &b_l_n);
 
     // A = C^α · (1+N0)^β · r^N0: α secret (constant time), N0 public.
-    let c_alpha = pow_secret(st.c, &alpha, &nn).ok_or(bad("C^α"))?;
-    let enc_beta = crate::arith::enc_public(st.n0, &nn, &beta, &r).ok_or(bad("Enc(β)"))?;
-    let a = modp(&(c_alpha * enc_beta), &nn);
+    let c_alpha = pow_secret(st.c, &alpha, nn).ok_or(bad("C^α"))?;
+    let enc_beta = crate::arith::enc_public(st.n0, nn, &beta, &r).ok_or(bad("Enc(β)"))?;
+    let a = modp(&(c_alpha * enc_beta), nn);
     let b_x = ProjectivePoint::mul_by_generator(&int_to_scalar(&alpha));
     let e_commit = ring_secret(aux, &alpha, &gamma).ok_or(bad("E"))?;
     let s = ring_secret(aux, w.x, &m).ok_or(bad("S"))?;
@@ -706,60 +720,8 @@ mod tests {
         w: &Witness<'_>,
         rng: &mut impl rand_core::CryptoRngCore,
     ) -> Proof {
-        let level = TEST_LEVEL;
-        let aux = st.aux;
         let nn = Integer::from(st.n0.square_ref());
-        let one = Integer::from(1);
-        let b_le = Integer::from(&one << (level.ell + level.epsilon));
-        let b_lpe = Integer::from(&one << (level.ell_prime + level.epsilon));
-        let b_le_n = Integer::from(&b_le * &aux.n);
-        let b_l_n = Integer::from(&one << level.ell) * &aux.n;
-        let alpha = random_pm(rng, &b_le);
-        let beta = random_pm(rng, &b_lpe);
-        let r = random_unit(rng, st.n0);
-        let (gamma, m, delta, mu) = (
-            random_pm(rng, &b_le_n),
-            random_pm(rng, &b_l_n),
-            random_pm(rng, &b_le_n),
-            random_pm(rng, &b_l_n),
-        );
-        let a = modp(
-            &(pow_secret(st.c, &alpha, &nn).unwrap()
-                * crate::arith::enc_public(st.n0, &nn, &beta, &r).unwrap()),
-            &nn,
-        );
-        let b_x = ProjectivePoint::mul_by_generator(&int_to_scalar(&alpha));
-        let e_commit = ring_secret(aux, &alpha, &gamma).unwrap();
-        let s = ring_secret(aux, w.x, &m).unwrap();
-        let f = ring_secret(aux, &beta, &delta).unwrap();
-        let t = ring_secret(aux, w.y, &mu).unwrap();
-        let e = challenge(
-            &ctx(b"sid", 1, 0),
-            st,
-            &level,
-            &Commitment {
-                a: &a,
-                b_x: &b_x,
-                e: &e_commit,
-                s: &s,
-                f: &f,
-                t: &t,
-            },
-        );
-        let rho_e = pow_public(w.rho, &e, st.n0).unwrap();
-        Proof {
-            a,
-            b_x: WirePoint::encode(&b_x),
-            e_commit,
-            s,
-            f,
-            t,
-            z1: Integer::from(&e * w.x) + &alpha,
-            z2: Integer::from(&e * w.y) + &beta,
-            z3: Integer::from(&e * &m) + &gamma,
-            z4: Integer::from(&e * &mu) + &delta,
-            w: modp(&(r * rho_e), st.n0),
-        }
+        commit_and_respond(&ctx(b"sid", 1, 0), st, w, &TEST_LEVEL, &nn, rng).unwrap()
     }
 
     #[test]
