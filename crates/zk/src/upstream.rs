@@ -43,8 +43,7 @@ pub(crate) fn check_modulus(
     n: &Integer,
     level: &SecurityLevel,
 ) -> Result<(), ZkError> {
-    let bits = n.significant_bits();
-    if *n <= 0u32 || bits < level.min_modulus_bits || bits > level.max_modulus_bits || n.is_even() {
+    if !crate::arith::modulus_ok(n, level) {
         return Err(ZkError::Statement { proof, what });
     }
     Ok(())
