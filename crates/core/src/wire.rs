@@ -19,6 +19,7 @@ pub enum ProtocolId {
     Keygen,
     Presign,
     Sign,
+    Reshare,
 }
 
 /// Whether a message was sent to everyone (and so must reach everyone identically: the node

@@ -112,6 +112,14 @@ impl<B, P> SplitInbox<B, P> {
         }
     }
 
+    /// Broadcasts expected from one set of parties and p2p messages from another.
+    pub fn with_senders(bcast: Vec<PartyIndex>, p2p: Vec<PartyIndex>) -> Self {
+        Self {
+            bcast: Inbox::new(bcast),
+            p2p: Inbox::new(p2p),
+        }
+    }
+
     pub fn ready(&self) -> bool {
         self.bcast.ready() && self.p2p.ready()
     }

@@ -6,9 +6,11 @@ pub mod hd;
 pub mod keygen;
 pub mod malicious;
 pub mod presign;
+pub mod reshare;
 pub mod sign;
 
 pub use keygen::Keygen;
 pub use presign::{Presign, Presignature};
+pub use reshare::{Reshare, ReshareOutput, ReshareStatement, Retirement};
 pub use sign::{Sign, SignRequest, Signature};
 pub use tessera_keyshare::KeyShare;

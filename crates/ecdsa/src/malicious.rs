@@ -53,4 +53,19 @@ pub enum Behaviour {
     /// Sign: broadcast `s_i` as 32 bytes that are not a canonical scalar (`≥ q`) — caught by
     /// `[S1.1]`.
     SignNonCanonicalShare,
+    /// Reshare (dealer): deal a sharing of `λ_i·x_i + 1` — caught by `[R1.3]`.
+    ReshareShiftSecret,
+    /// Reshare (receiver): publish `s = −s mod N` with the Π^prm proof made for `s` — caught by
+    /// `[R1.5]`.
+    ReshareBadPrm,
+    /// Reshare (dealer): deal `f(to) + 1` to receiver `to` — caught by `[R3.1]`.
+    ReshareBadShare { to: PartyIndex },
+    /// Reshare (receiver): complain about a valid share from the dealer at seat `against` —
+    /// caught by `[R3.3]`.
+    ReshareFalseAccusation { against: PartyIndex },
+    /// Reshare (receiver): acknowledge a different outcome, to everyone — caught by `[R4.1]`.
+    ReshareWrongAck,
+    /// Reshare (receiver): acknowledge to the even seats and contradict to the odd ones (the
+    /// split-view attack on resharing) — caught by the echo, `[R5.1]`.
+    ReshareSplitAck,
 }

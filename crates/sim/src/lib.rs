@@ -13,6 +13,7 @@ use tessera_zk::SecurityLevel;
 pub mod fixtures;
 #[cfg(feature = "malicious")]
 pub mod misbehave;
+pub mod reshare;
 
 /// How one party's run ended.
 #[derive(Debug)]
