@@ -15,12 +15,15 @@ pub const UNEXPECTED_SENDER: CheckTag = CheckTag("[W.1]");
 pub const EQUIVOCATION: CheckTag = CheckTag("[W.2]");
 pub const DUPLICATE: CheckTag = CheckTag("[W.3]");
 
+#[derive(Clone)]
 enum Slot<T> {
     Empty,
     Accepted([u8; 32], T),
     Failed([u8; 32]),
 }
 
+/// `Clone` lets tests branch one run at a round's end (see `Reshare::fork_with_behaviour`).
+#[derive(Clone)]
 pub struct Inbox<T> {
     slots: Vec<(PartyIndex, Slot<T>)>,
     blames: Vec<Blame>,
