@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod blame;
+pub mod echo;
 pub mod ids;
 pub mod inbox;
 pub mod point;

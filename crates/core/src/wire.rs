@@ -20,6 +20,8 @@ pub enum ProtocolId {
     Presign,
     Sign,
     Reshare,
+    /// The echo round added by [`crate::echo::Echo`] after every round of a wrapped protocol.
+    Echo,
 }
 
 /// Whether a message was sent to everyone (and so must reach everyone identically: the node
