@@ -53,19 +53,42 @@ pub enum Behaviour {
     /// Sign: broadcast `s_i` as 32 bytes that are not a canonical scalar (`≥ q`) — caught by
     /// `[S1.1]`.
     SignNonCanonicalShare,
+    /// Reshare: name another statement in the round-1 message — caught by `[R1.1]`.
+    ReshareWrongStatement,
+    /// Reshare (dealer): commit to only `M′ − 1` coefficients — caught by `[R1.2]`.
+    ReshareShortCommitments,
     /// Reshare (dealer): deal a sharing of `λ_i·x_i + 1` — caught by `[R1.3]`.
     ReshareShiftSecret,
+    /// Reshare (receiver): publish ring-Pedersen parameters with `s = t` — caught by `[R1.4]`.
+    ReshareDegenerateRingPedersen,
     /// Reshare (receiver): publish `s = −s mod N` with the Π^prm proof made for `s` — caught by
     /// `[R1.5]`.
     ReshareBadPrm,
+    /// Reshare (receiver): a Π^mod proof made for another prover's context — caught by
+    /// `[R1.6]`.
+    ReshareBadModProof,
+    /// Reshare (dealer): send one share ciphertext too few — caught by `[R2.1]`.
+    ReshareShortDealing,
+    /// Reshare (receiver): prove Π^fac with its own ring-Pedersen parameters instead of each
+    /// verifier's — caught by `[R2.2]`.
+    ReshareBadFac,
     /// Reshare (dealer): deal `f(to) + 1` to receiver `to` — caught by `[R3.1]`.
     ReshareBadShare { to: PartyIndex },
+    /// Reshare (receiver): complain about the dealer at seat `against` with a reveal that does
+    /// not re-encrypt to its ciphertext — caught by `[R3.2]`.
+    ReshareBadReveal { against: PartyIndex },
     /// Reshare (receiver): complain about a valid share from the dealer at seat `against` —
     /// caught by `[R3.3]`.
     ReshareFalseAccusation { against: PartyIndex },
+    /// Reshare (receiver): a Schnorr proof for `x′_j + 1` — caught by `[R3.4]`.
+    ReshareBadSchnorr,
+    /// Reshare (receiver): send neither a Schnorr proof nor a complaint — caught by `[R3.5]`.
+    ReshareSilentConfirm,
     /// Reshare (receiver): acknowledge a different outcome, to everyone — caught by `[R4.1]`.
     ReshareWrongAck,
     /// Reshare (receiver): acknowledge to the even seats and contradict to the odd ones (the
     /// split-view attack on resharing) — caught by the echo, `[R5.1]`.
     ReshareSplitAck,
+    /// Reshare: echo one acknowledgement too few — caught by `[R5.2]`.
+    ReshareShortEcho,
 }

@@ -627,6 +627,23 @@ impl Reshare {
     ) -> Result<Self, ProtocolError> {
         Self::start_receiver(sid, statement, j, paillier, behaviour, rng)
     }
+
+    /// An independent copy of this participant in round 1 (typically once every round-1
+    /// message is in), which deviates as `behaviour` says from round 2 on: tests branch one
+    /// costly round 1 into several runs (tests only; the copy holds the same secrets).
+    pub fn fork_with_behaviour(
+        &self,
+        behaviour: crate::malicious::Behaviour,
+    ) -> Result<Self, ProtocolError> {
+        let State::R1(r) = &self.state else {
+            return Err(ProtocolError::InvalidInput("fork only in round 1".into()));
+        };
+        Ok(Self {
+            state: State::R1(Box::new(r.fork(behaviour)?)),
+            parties: self.parties.clone(),
+            me: self.me,
+        })
+    }
 }
 
 impl StateMachine for Reshare {

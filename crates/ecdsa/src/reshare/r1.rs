@@ -28,6 +28,7 @@ use crate::common::{expect, hedged_scalar, wire_blame};
 use crate::malicious::Behaviour;
 
 /// What a round-1 message gave us.
+#[derive(Clone)]
 pub(crate) enum Got1 {
     Dealer(Vec<ProjectivePoint>),
     Receiver(RingPedersen),
@@ -90,9 +91,13 @@ impl Round1 {
             .iter()
             .map(ProjectivePoint::mul_by_generator)
             .collect();
+        let mut sent: Vec<WirePoint> = commitments.iter().map(WirePoint::encode).collect();
+        if common.behaviour == Behaviour::ReshareShortCommitments {
+            sent.pop();
+        }
         let msg = Msg1::Dealer(DealerCommit {
-            statement: common.digest,
-            coeffs: commitments.iter().map(WirePoint::encode).collect(),
+            statement: statement_sent(&common),
+            coeffs: sent,
         });
         let out = vec![wire::encode(&common.header(1, Delivery::Broadcast), &msg)];
         let inbox = Inbox::new(common.others());
@@ -117,7 +122,11 @@ impl Round1 {
         let ctx = common.ctx(b"prm", common.me, None);
         let prm_proof = prm::prove(&ctx, &rp, &prm_secret, &level, rng)
             .map_err(|e| ProtocolError::Bug(format!("Π^prm prover failed: {e}")))?;
-        let ctx = common.ctx(b"mod", common.me, None);
+        let prover = match common.behaviour {
+            Behaviour::ReshareBadModProof => PartyIndex(common.me.0.wrapping_add(1)),
+            _ => common.me,
+        };
+        let ctx = common.ctx(b"mod", prover, None);
         let mod_proof = modulus::prove(
             &ctx,
             &modulus::Statement {
@@ -132,12 +141,14 @@ impl Round1 {
         )
         .map_err(|e| ProtocolError::Bug(format!("Π^mod prover failed: {e}")))?;
         let own_rp = rp.clone();
-        if common.behaviour == Behaviour::ReshareBadPrm {
+        match common.behaviour {
             // −1 is a non-residue mod a Blum integer, so −s is outside ⟨t⟩ ⊂ QR_N.
-            rp.s = Integer::from(&rp.n - &rp.s);
+            Behaviour::ReshareBadPrm => rp.s = Integer::from(&rp.n - &rp.s),
+            Behaviour::ReshareDegenerateRingPedersen => rp.s = rp.t.clone(),
+            _ => {}
         }
         let msg = Msg1::Receiver(Box::new(ReceiverSetup {
-            statement: common.digest,
+            statement: statement_sent(&common),
             rp,
             prm: prm_proof,
             modulus: mod_proof,
@@ -152,6 +163,37 @@ impl Round1 {
                 rp: own_rp,
             },
             inbox,
+        })
+    }
+
+    /// A copy that behaves as `behaviour` from round 2 on (see
+    /// [`super::Reshare::fork_with_behaviour`]).
+    #[cfg(feature = "malicious")]
+    pub fn fork(&self, behaviour: Behaviour) -> Result<Self, ProtocolError> {
+        let own = match &self.own {
+            Own1::Dealer {
+                coeffs,
+                commitments,
+            } => Own1::Dealer {
+                coeffs: coeffs.clone(),
+                commitments: commitments.clone(),
+            },
+            Own1::Receiver { paillier, rp } => Own1::Receiver {
+                paillier: tessera_paillier::SecretKey::from_primes(
+                    paillier.p().clone(),
+                    paillier.q().clone(),
+                )
+                .map_err(|e| ProtocolError::Bug(format!("copying the Paillier key: {e}")))?,
+                rp: rp.clone(),
+            },
+        };
+        let mut common = self.common.clone();
+        common.behaviour = behaviour;
+        Ok(Self {
+            common,
+            out: self.out.clone(),
+            own,
+            inbox: self.inbox.clone(),
         })
     }
 
@@ -212,6 +254,15 @@ impl Round1 {
         }
         r2::Round2::new(common, own, commitments, aux, rng)
     }
+}
+
+/// The statement digest this party puts in its round-1 message.
+fn statement_sent(common: &Common) -> [u8; 32] {
+    let mut d = common.digest;
+    if common.behaviour == Behaviour::ReshareWrongStatement {
+        d[31] ^= 1;
+    }
+    d
 }
 
 fn check(common: &Common, from: PartyIndex, m: Msg1) -> Result<Got1, Blame> {

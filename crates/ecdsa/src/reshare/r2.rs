@@ -79,20 +79,29 @@ impl Round2 {
                         .map_err(|e| ProtocolError::Bug(format!("share encryption: {e}")))?;
                     shares.push(c);
                 }
+                let mut sent = shares.clone();
+                if common.behaviour == Behaviour::ReshareShortDealing {
+                    sent.pop();
+                }
                 out.push(wire::encode(
                     &common.header(2, Delivery::Broadcast),
-                    &Dealing {
-                        shares: shares.clone(),
-                    },
+                    &Dealing { shares: sent },
                 ));
                 own_dealt = Some(shares);
             }
             Own2::Receiver { paillier: key } => {
+                let own_aux = aux
+                    .get(common.me.as_usize())
+                    .ok_or_else(|| ProtocolError::Bug("own aux".into()))?;
                 // Π^fac, one per other receiver, with that verifier's parameters.
                 for (j, rp) in common.st.receivers().zip(aux.iter()) {
                     if j == common.me {
                         continue;
                     }
+                    let rp = match common.behaviour {
+                        Behaviour::ReshareBadFac => own_aux,
+                        _ => rp,
+                    };
                     let ctx = common.ctx(b"fac", common.me, Some(j));
                     let proof = fac::prove(
                         &ctx,

@@ -78,6 +78,19 @@ impl Round3 {
                     None => return Err(ProtocolError::Bug("dealing without our share".into())),
                 }
             }
+            if let Behaviour::ReshareBadReveal { against } = common.behaviour {
+                if let Some((_, d)) = dealt.iter().find(|(p, _)| *p == against) {
+                    if let Some(c) = d.shares.get(j.as_usize()) {
+                        if let Ok((plaintext, nonce)) = key.decrypt_with_nonce(c) {
+                            own_complaints.push(Complaint {
+                                dealer: against,
+                                plaintext,
+                                nonce: nonce + 1u32,
+                            });
+                        }
+                    }
+                }
+            }
             if let Behaviour::ReshareFalseAccusation { against } = common.behaviour {
                 // Reveal the (valid) share from `against` as if it were bad.
                 if let Some((_, d)) = dealt.iter().find(|(p, _)| *p == against) {
@@ -103,7 +116,14 @@ impl Round3 {
                     ));
                 }
                 let ctx = common.ctx(b"schnorr", common.me, None);
-                Some(schnorr::prove(&ctx, &sum, &own_public, rng))
+                match common.behaviour {
+                    Behaviour::ReshareSilentConfirm => None,
+                    Behaviour::ReshareBadSchnorr => {
+                        let wrong = Zeroizing::new(*sum + Scalar::ONE);
+                        Some(schnorr::prove(&ctx, &wrong, &own_public, rng))
+                    }
+                    _ => Some(schnorr::prove(&ctx, &sum, &own_public, rng)),
+                }
             } else {
                 None
             };

@@ -26,6 +26,8 @@ pub(crate) struct Round4 {
     pub out: Vec<Outgoing>,
     share: Option<KeyShare>,
     digest: [u8; 32],
+    /// The acknowledgement this party sent (to everyone, if it is honest).
+    sent: Option<[u8; 32]>,
     inbox: Inbox<[u8; 32]>,
 }
 
@@ -40,6 +42,7 @@ impl Round4 {
         let digest = outcome_digest(&common, &public_shares, &aux);
         let mut out = Vec::new();
         let mut share = None;
+        let mut sent = None;
         if let (Role::Receiver { j }, Some(paillier), Some(x)) = (common.role, paillier, x) {
             let st = &common.st;
             let mut t = Transcript::new(b"tessera.ecdsa.reshare.rid.v1");
@@ -67,6 +70,7 @@ impl Round4 {
                     let mut d = digest;
                     d[0] ^= 1;
                     out.push(wire::encode(&header, &Ack { digest: d }));
+                    sent = Some(d);
                 }
                 Behaviour::ReshareSplitAck => {
                     // Acknowledge to half the participants and contradict to the other half,
@@ -84,6 +88,7 @@ impl Round4 {
                 }
                 _ => out.push(wire::encode(&header, &Ack { digest })),
             }
+            sent = sent.or(Some(digest));
         }
         let inbox = Inbox::new(common.other_receivers());
         Ok(Self {
@@ -91,6 +96,7 @@ impl Round4 {
             out,
             share,
             digest,
+            sent,
             inbox,
         })
     }
@@ -112,6 +118,7 @@ impl Round4 {
             common,
             share,
             digest,
+            sent,
             mut inbox,
             ..
         } = self;
@@ -127,7 +134,7 @@ impl Round4 {
         }
         if let Role::Receiver { j } = common.role {
             if let Some(slot) = acks.get_mut(j.as_usize()) {
-                *slot = Some(digest);
+                *slot = sent;
             }
         }
         Ok(r5::Round5::new(common, share, digest, acks))

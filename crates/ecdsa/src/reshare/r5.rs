@@ -31,9 +31,13 @@ pub(crate) struct Round5 {
 
 impl Round5 {
     pub fn new(common: Common, share: Option<KeyShare>, digest: [u8; 32], acks: Acks) -> Self {
+        let mut echoed = acks.clone();
+        if common.behaviour == crate::malicious::Behaviour::ReshareShortEcho {
+            echoed.pop();
+        }
         let out = vec![wire::encode(
             &common.header(5, Delivery::Broadcast),
-            &Echo { acks: acks.clone() },
+            &Echo { acks: echoed },
         )];
         let inbox = Inbox::new(common.others());
         Self {
