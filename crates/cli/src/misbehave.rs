@@ -10,7 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tessera_core::PartyIndex;
 use tessera_ecdsa::SignRequest;
-use tessera_sim::misbehave::{self, Phase, Verdict};
+use tessera_sim::misbehave::{self, Phase, Role, Verdict};
 use tessera_sim::Seed;
 
 #[derive(Serialize)]
@@ -32,6 +32,11 @@ struct Report {
     keygen_ms: u128,
     presign_ms: u128,
     sign_ms: u128,
+    /// For refresh behaviours: the operators that dealt, and the refresh's duration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dealers: Option<Vec<u16>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_ms: Option<u128>,
 }
 
 fn parse(spec: &str, n: u16) -> Result<(PartyIndex, &'static misbehave::Named), String> {
@@ -78,9 +83,8 @@ pub fn run(
         return Err("--misbehave needs at least 2 operators (one honest to judge)".into());
     }
     if named.phase != Phase::Keygen && m < 2 {
-        return Err("--misbehave in presign or sign needs --threshold ≥ 2".into());
+        return Err("--misbehave in presign, sign or refresh needs --threshold ≥ 2".into());
     }
-    let behaviour = named.behaviour(cheater, n);
     let progress = |s: &str| eprintln!("[tessera] {s}");
     progress(&format!(
         "operator {} will deviate: {} (caught by {})",
@@ -106,6 +110,8 @@ pub fn run(
         keygen_ms: 0,
         presign_ms: 0,
         sign_ms: 0,
+        dealers: None,
+        refresh_ms: None,
     };
     let err = |e: tessera_sim::SimError| e.to_string();
 
@@ -113,7 +119,7 @@ pub fn run(
     let t = Instant::now();
     let verdict: Verdict = 'run: {
         let (kb, honest_keygen) = if named.phase == Phase::Keygen {
-            (behaviour, false)
+            (named.behaviour(cheater, n), false)
         } else {
             (tessera_ecdsa::malicious::Behaviour::Honest, true)
         };
@@ -126,6 +132,20 @@ pub fn run(
             .into_iter()
             .map(|(p, o)| o.ok().map(Arc::new).ok_or(format!("keygen failed at {p}")))
             .collect::<Result<_, _>>()?;
+        if let Phase::Refresh(role) = named.phase {
+            break 'run refresh(
+                &shares,
+                n,
+                m,
+                cheater,
+                named,
+                role,
+                insecure,
+                seed,
+                &mut report,
+            )?;
+        }
+        let behaviour = named.behaviour(cheater, n);
 
         let signers = signers_with(n, m, cheater);
         report.signers = signers.iter().map(|p| p.0).collect();
@@ -185,4 +205,57 @@ pub fn run(
         return Err("the honest operators did not identify exactly the cheating operator".into());
     }
     Ok(())
+}
+
+/// The refresh leg: `M` dealers (with the cheater if it deviates as a dealer, without it if
+/// it deviates as a receiver and there are enough others), fresh Paillier keys for all.
+#[allow(clippy::too_many_arguments)]
+fn refresh(
+    shares: &[Arc<tessera_ecdsa::KeyShare>],
+    n: u16,
+    m: u16,
+    cheater: PartyIndex,
+    named: &misbehave::Named,
+    role: Role,
+    insecure: bool,
+    seed: Seed,
+    report: &mut Report,
+) -> Result<Verdict, String> {
+    let others: Vec<PartyIndex> = (0..n).map(PartyIndex).filter(|&p| p != cheater).collect();
+    let mut dealers: Vec<PartyIndex> = match role {
+        Role::Dealer => std::iter::once(cheater)
+            .chain(others.iter().copied().take(usize::from(m) - 1))
+            .collect(),
+        Role::Receiver if others.len() >= usize::from(m) => {
+            others.iter().copied().take(usize::from(m)).collect()
+        }
+        Role::Receiver => std::iter::once(cheater)
+            .chain(others.iter().copied().take(usize::from(m) - 1))
+            .collect(),
+    };
+    dealers.sort();
+    report.dealers = Some(dealers.iter().map(|p| p.0).collect());
+    let cheater_seat = match role {
+        Role::Receiver => cheater,
+        Role::Dealer => {
+            let k = dealers.iter().position(|&d| d == cheater).unwrap_or(0);
+            PartyIndex(n + u16::try_from(k).map_err(|_| "dealer index")?)
+        }
+    };
+    let behaviour = named.behaviour(cheater_seat, n);
+    let keys = if insecure {
+        // Fixture pairs after the ones keygen used, so the refresh really changes the keys.
+        tessera_sim::fixtures::paillier_keys(usize::from(n), usize::from(n))?
+    } else {
+        crate::demo::generate_keys(n, tessera_zk::SecurityLevel::LEVEL128.prime_bits)?
+    };
+    eprintln!(
+        "[tessera] refresh dealt by operators {:?}…",
+        report.dealers.as_deref().unwrap_or_default()
+    );
+    let t = Instant::now();
+    let (st, outcomes) = misbehave::refresh(shares, &dealers, keys, seed, cheater_seat, behaviour)
+        .map_err(|e| e.to_string())?;
+    report.refresh_ms = Some(t.elapsed().as_millis());
+    Ok(misbehave::refresh_verdict(&st, &outcomes, cheater))
 }

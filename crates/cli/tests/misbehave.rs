@@ -63,6 +63,36 @@ fn a_cheating_operator_is_named_with_the_check() {
 }
 
 #[test]
+fn a_split_acknowledgement_in_refresh_is_named_by_the_echo() {
+    let out = tessera(&[
+        "demo",
+        "--operators",
+        "2",
+        "--threshold",
+        "2",
+        "--message",
+        "x",
+        "--misbehave",
+        "1:refresh-split-ack",
+        "--json",
+        "--insecure-test-primes",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["phase"], "refresh");
+    assert_eq!(v["aborted"], true);
+    assert_eq!(v["culprits"], serde_json::json!([1]));
+    assert_eq!(v["check"], "[R5.1]");
+    assert_eq!(v["expected_check"], "[R5.1]");
+    assert_eq!(v["dealers"], serde_json::json!([0, 1]));
+    assert_eq!(v["consistent"], true);
+}
+
+#[test]
 fn bad_misbehave_specs_are_clear_errors_before_any_work() {
     for spec in [
         "presign-wrong-delta",

@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use tessera_core::{PartyIndex, ProtocolError, SessionId};
 use tessera_ecdsa::malicious::Behaviour;
-use tessera_ecdsa::{KeyShare, Keygen, Presign, Presignature, Sign, SignRequest, Signature};
+use tessera_ecdsa::{
+    KeyShare, Keygen, Presign, Presignature, Reshare, ReshareOutput, ReshareStatement, Sign,
+    SignRequest, Signature,
+};
 use tessera_zk::SecurityLevel;
 
 use crate::{deliver_all, run, Outcome, Outcomes, Seed, SimError};
@@ -17,6 +20,15 @@ pub enum Phase {
     Keygen,
     Presign,
     Sign,
+    /// Refresh (resharing onto the same committee), with the cheater in one role.
+    Refresh(Role),
+}
+
+/// The logical party of a refreshing operator that deviates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Dealer,
+    Receiver,
 }
 
 impl Phase {
@@ -25,6 +37,7 @@ impl Phase {
             Phase::Keygen => "keygen",
             Phase::Presign => "presign",
             Phase::Sign => "sign",
+            Phase::Refresh(_) => "refresh",
         }
     }
 }
@@ -124,6 +137,104 @@ pub const CATALOGUE: &[Named] = &[
         phase: Phase::Sign,
         check: "[S1.1]",
         make: |_, _| Behaviour::SignNonCanonicalShare,
+    },
+    // Refresh: `make(seat, n)` gets the cheater's seat; receivers sit at 0..n, dealers after,
+    // so `PartyIndex(n)` is the first dealer. Π^fac (`[R2.2]`) is not listed: it goes only to
+    // receivers, so the dealers cannot see it and time out instead of naming anyone (the
+    // identification test covers it).
+    Named {
+        name: "refresh-wrong-statement",
+        phase: Phase::Refresh(Role::Dealer),
+        check: "[R1.1]",
+        make: |_, _| Behaviour::ReshareWrongStatement,
+    },
+    Named {
+        name: "refresh-short-commitments",
+        phase: Phase::Refresh(Role::Dealer),
+        check: "[R1.2]",
+        make: |_, _| Behaviour::ReshareShortCommitments,
+    },
+    Named {
+        name: "refresh-shift-secret",
+        phase: Phase::Refresh(Role::Dealer),
+        check: "[R1.3]",
+        make: |_, _| Behaviour::ReshareShiftSecret,
+    },
+    Named {
+        name: "refresh-degenerate-ring-pedersen",
+        phase: Phase::Refresh(Role::Receiver),
+        check: "[R1.4]",
+        make: |_, _| Behaviour::ReshareDegenerateRingPedersen,
+    },
+    Named {
+        name: "refresh-bad-prm",
+        phase: Phase::Refresh(Role::Receiver),
+        check: "[R1.5]",
+        make: |_, _| Behaviour::ReshareBadPrm,
+    },
+    Named {
+        name: "refresh-bad-mod-proof",
+        phase: Phase::Refresh(Role::Receiver),
+        check: "[R1.6]",
+        make: |_, _| Behaviour::ReshareBadModProof,
+    },
+    Named {
+        name: "refresh-short-dealing",
+        phase: Phase::Refresh(Role::Dealer),
+        check: "[R2.1]",
+        make: |_, _| Behaviour::ReshareShortDealing,
+    },
+    Named {
+        name: "refresh-bad-share",
+        phase: Phase::Refresh(Role::Dealer),
+        check: "[R3.1]",
+        make: |c, n| Behaviour::ReshareBadShare { to: next(c, n) },
+    },
+    Named {
+        name: "refresh-bad-reveal",
+        phase: Phase::Refresh(Role::Receiver),
+        check: "[R3.2]",
+        make: |_, n| Behaviour::ReshareBadReveal {
+            against: PartyIndex(n),
+        },
+    },
+    Named {
+        name: "refresh-false-accusation",
+        phase: Phase::Refresh(Role::Receiver),
+        check: "[R3.3]",
+        make: |_, n| Behaviour::ReshareFalseAccusation {
+            against: PartyIndex(n),
+        },
+    },
+    Named {
+        name: "refresh-bad-schnorr",
+        phase: Phase::Refresh(Role::Receiver),
+        check: "[R3.4]",
+        make: |_, _| Behaviour::ReshareBadSchnorr,
+    },
+    Named {
+        name: "refresh-silent-confirm",
+        phase: Phase::Refresh(Role::Receiver),
+        check: "[R3.5]",
+        make: |_, _| Behaviour::ReshareSilentConfirm,
+    },
+    Named {
+        name: "refresh-wrong-ack",
+        phase: Phase::Refresh(Role::Receiver),
+        check: "[R4.1]",
+        make: |_, _| Behaviour::ReshareWrongAck,
+    },
+    Named {
+        name: "refresh-split-ack",
+        phase: Phase::Refresh(Role::Receiver),
+        check: "[R5.1]",
+        make: |_, _| Behaviour::ReshareSplitAck,
+    },
+    Named {
+        name: "refresh-short-echo",
+        phase: Phase::Refresh(Role::Dealer),
+        check: "[R5.2]",
+        make: |_, _| Behaviour::ReshareShortEcho,
     },
 ];
 
@@ -258,4 +369,102 @@ pub fn sign(
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(run(parties, Seed::from_u64(0), &mut deliver_all).0)
+}
+
+/// Refresh of `shares`' key by `dealers` in which the logical party at `cheater_seat` runs
+/// `behaviour`, with fresh Paillier keys for the committee. Returns the statement (to map
+/// seats to operators) and every seat's outcome, by seat.
+pub fn refresh(
+    shares: &[Arc<KeyShare>],
+    dealers: &[PartyIndex],
+    paillier: Vec<tessera_paillier::SecretKey>,
+    seed: Seed,
+    cheater_seat: PartyIndex,
+    behaviour: Behaviour,
+) -> Result<(ReshareStatement, Outcomes<ReshareOutput>), SimError> {
+    let any = shares
+        .first()
+        .ok_or_else(|| SimError::Setup("no shares".into()))?;
+    let st = ReshareStatement::refresh(any, dealers.to_vec())
+        .map_err(|e| SimError::Protocol(any.index, e))?;
+    let mut rng = seed.rng(b"refresh.setup", 0);
+    let sid = SessionId::random(&mut rng);
+    let b = |seat: PartyIndex| {
+        if seat == cheater_seat {
+            behaviour
+        } else {
+            Behaviour::Honest
+        }
+    };
+    let mut parties = Vec::new();
+    for (j, key) in paillier.into_iter().enumerate() {
+        let j = PartyIndex(u16::try_from(j).map_err(|_| SimError::Setup("n".into()))?);
+        parties.push(
+            Reshare::receiver_with_behaviour(sid, st.clone(), j, key, b(j), &mut rng)
+                .map_err(|e| SimError::Protocol(j, e))?,
+        );
+    }
+    for &d in &st.dealers {
+        let share = shares
+            .iter()
+            .find(|s| s.index == d)
+            .ok_or_else(|| SimError::Setup(format!("no share for dealer {d}")))?;
+        let seat = st
+            .dealer_seat(d)
+            .ok_or_else(|| SimError::Setup(format!("dealer {d} has no seat")))?;
+        parties.push(
+            Reshare::dealer_with_behaviour(sid, st.clone(), share, b(seat), &mut rng)
+                .map_err(|e| SimError::Protocol(d, e))?,
+        );
+    }
+    let outcomes = run(parties, seed, &mut deliver_all).0;
+    Ok((st, outcomes))
+}
+
+/// The operator behind a refresh seat: receiver `j` is operator `j`, a dealer seat is the
+/// dealer's old index.
+pub fn operator_of(st: &ReshareStatement, seat: PartyIndex) -> PartyIndex {
+    match seat.0.checked_sub(st.new_n) {
+        Some(k) => st
+            .dealers
+            .get(usize::from(k))
+            .copied()
+            .unwrap_or(PartyIndex(u16::MAX)),
+        None => seat,
+    }
+}
+
+/// [`verdict`] of a refresh by operator: the cheating operator's seats (both roles) are
+/// excluded, blamed seats are reported as their operators.
+pub fn refresh_verdict(
+    st: &ReshareStatement,
+    outcomes: &Outcomes<ReshareOutput>,
+    cheater: PartyIndex,
+) -> Verdict {
+    let mapped: Outcomes<()> = outcomes
+        .iter()
+        .filter(|(seat, _)| operator_of(st, *seat) != cheater)
+        .map(|(seat, o)| {
+            let o = match o {
+                Outcome::Done(_) => Outcome::Done(()),
+                Outcome::Stalled { waiting_for } => Outcome::Stalled {
+                    waiting_for: waiting_for.clone(),
+                },
+                Outcome::Failed(ProtocolError::Aborted(blames)) => {
+                    let blames = blames
+                        .iter()
+                        .map(|b| {
+                            let mut b = b.clone();
+                            b.party = operator_of(st, b.party);
+                            b
+                        })
+                        .collect();
+                    Outcome::Failed(ProtocolError::Aborted(blames))
+                }
+                Outcome::Failed(e) => Outcome::Failed(e.clone()),
+            };
+            (*seat, o)
+        })
+        .collect();
+    verdict(&mapped, cheater)
 }
