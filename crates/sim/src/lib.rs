@@ -1,7 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex};
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -55,8 +55,26 @@ pub struct Delivered {
 
 /// Sees every delivery and returns what is actually delivered (nothing, the message, a
 /// modified message, several copies…). The identity filter is [`deliver_all`].
+///
+/// A filter may also hold messages back and [`release`](Filter::release) them in a later step,
+/// after that step's own messages: a message overtaken by later rounds' messages. Once a filter
+/// has held anything back, the simulation is asynchronous: a party that is not ready waits for
+/// later deliveries, and parties are declared stalled only when nobody can make progress.
+/// Otherwise it runs in lock step and a party that is not ready at the end of a step has stalled
+/// (a timeout in a real network).
 pub trait Filter {
     fn filter(&mut self, msg: Delivered) -> Vec<Delivered>;
+
+    /// Messages held back by earlier calls, to deliver now. Called once per step, after the
+    /// step's messages went through [`Filter::filter`]; they are delivered after those.
+    fn release(&mut self) -> Vec<Delivered> {
+        Vec::new()
+    }
+
+    /// Whether messages are still held back for a later step.
+    fn holding(&self) -> bool {
+        false
+    }
 }
 
 impl<F: FnMut(Delivered) -> Vec<Delivered>> Filter for F {
@@ -111,24 +129,186 @@ impl Seed {
     }
 }
 
-/// Every party's outcome, in the order the parties were given.
+/// Every party's outcome (by its [`StateMachine::me`]), in the order the parties were given.
 pub type Outcomes<O> = Vec<(PartyIndex, Outcome<O>)>;
 
+/// A party between steps of [`run`].
+struct Slot<S: StateMachine> {
+    me: PartyIndex,
+    party: Option<S>,
+    rng: ChaCha20Rng,
+    /// Senders heard from since the party last proceeded.
+    heard: Vec<PartyIndex>,
+    outcome: Option<Outcome<S::Output>>,
+}
+
+/// One party's work in a step: its deliveries, in order, and then `proceed` if it is ready.
+struct Job<S> {
+    party: S,
+    rng: ChaCha20Rng,
+    heard: Vec<PartyIndex>,
+    /// `(position in the step's queue, sender, bytes)`.
+    deliveries: Vec<(usize, PartyIndex, Vec<u8>)>,
+}
+
+enum Step<S: StateMachine> {
+    Continue(S),
+    Waiting(S),
+    Finished(Outcome<S::Output>),
+}
+
+struct Stepped<S: StateMachine> {
+    step: Step<S>,
+    rng: ChaCha20Rng,
+    heard: Vec<PartyIndex>,
+    /// `(position in the step's queue, blame)`.
+    errors: Vec<(usize, tessera_core::Blame)>,
+}
+
+fn step<S: StateMachine>(job: Job<S>) -> Stepped<S> {
+    let Job {
+        mut party,
+        mut rng,
+        mut heard,
+        deliveries,
+    } = job;
+    let mut errors = Vec::new();
+    for (q, from, bytes) in deliveries {
+        if !heard.contains(&from) {
+            heard.push(from);
+        }
+        if let Err(b) = party.receive(from, &bytes) {
+            errors.push((q, b));
+        }
+    }
+    let step = if !party.ready() {
+        Step::Waiting(party)
+    } else {
+        heard.clear();
+        match party.proceed(&mut rng) {
+            Ok(Transition::Continue(next)) => Step::Continue(next),
+            Ok(Transition::Done(o)) => Step::Finished(Outcome::Done(o)),
+            Err(e) => Step::Finished(Outcome::Failed(e)),
+        }
+    };
+    Stepped {
+        step,
+        rng,
+        heard,
+        errors,
+    }
+}
+
+/// Runs `f` on every job on up to `threads` threads and returns the results in job order.
+/// Which thread runs which job does not matter: a job only touches its own data.
+fn parallel_map<J: Send, R: Send>(
+    jobs: Vec<J>,
+    threads: usize,
+    f: impl Fn(J) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads.min(jobs.len());
+    if threads <= 1 {
+        return jobs.into_iter().map(f).collect();
+    }
+    let queue = Mutex::new(jobs.into_iter().enumerate());
+    let (tx, rx) = mpsc::channel();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (queue, f) = (&queue, &f);
+            scope.spawn(move || loop {
+                // A poisoned lock means another worker panicked; the scope re-raises that.
+                let next = queue.lock().ok().and_then(|mut q| q.next());
+                let Some((i, job)) = next else { break };
+                if tx.send((i, f(job))).is_err() {
+                    break;
+                }
+            });
+        }
+    });
+    drop(tx);
+    let mut out: Vec<(usize, R)> = rx.into_iter().collect();
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The parties `p` has heard nothing from in its current round (all others if it heard from
+/// everyone: then it is missing a second message from someone, and the simulation cannot tell
+/// whom).
+fn silent(p: &impl StateMachine, heard: &[PartyIndex]) -> Vec<PartyIndex> {
+    let me = p.me();
+    let others = p.participants().iter().copied().filter(|&q| q != me);
+    let silent: Vec<PartyIndex> = others.clone().filter(|q| !heard.contains(q)).collect();
+    if silent.is_empty() {
+        others.collect()
+    } else {
+        silent
+    }
+}
+
+/// Consecutive steps without progress or deliveries after which a filter that keeps holding
+/// messages back is taken to hold them forever.
+const MAX_IDLE_STEPS: usize = 64;
+
 /// Runs `parties` to completion. Each party gets its own rng derived from `seed` and its index.
-pub fn run<S: StateMachine>(
+///
+/// In each step every active party's outgoing messages go through `filter` (sequentially, in
+/// party order); then every party receives its deliveries, in that order, and proceeds if it is
+/// ready — the parties in parallel, on [`default_threads`] threads. A party only touches its own
+/// state, rng and deliveries, so the result for a given seed does not depend on the number of
+/// threads or on scheduling.
+pub fn run<S>(
     parties: Vec<S>,
     seed: Seed,
     filter: &mut impl Filter,
-) -> (Outcomes<S::Output>, Observed) {
-    let mut rngs: Vec<ChaCha20Rng> = parties.iter().map(|p| seed.rng(b"run", p.me().0)).collect();
-    let mut active: Vec<Option<S>> = parties.into_iter().map(Some).collect();
-    let mut done: Vec<Option<Outcome<S::Output>>> = active.iter().map(|_| None).collect();
+) -> (Outcomes<S::Output>, Observed)
+where
+    S: StateMachine + Send,
+    S::Output: Send,
+{
+    run_with_threads(parties, seed, filter, default_threads())
+}
+
+/// The number of threads [`run`] uses: `TESSERA_SIM_THREADS` if set to a positive number (e.g.
+/// `1` for benchmarks that report per-party figures), otherwise
+/// [`std::thread::available_parallelism`].
+pub fn default_threads() -> usize {
+    std::env::var("TESSERA_SIM_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// [`run`] on `threads` threads (`1`: everything on the calling thread).
+pub fn run_with_threads<S>(
+    parties: Vec<S>,
+    seed: Seed,
+    filter: &mut impl Filter,
+    threads: usize,
+) -> (Outcomes<S::Output>, Observed)
+where
+    S: StateMachine + Send,
+    S::Output: Send,
+{
+    let mut slots: Vec<Slot<S>> = parties
+        .into_iter()
+        .map(|p| Slot {
+            me: p.me(),
+            rng: seed.rng(b"run", p.me().0),
+            party: Some(p),
+            heard: Vec::new(),
+            outcome: None,
+        })
+        .collect();
     let mut round = 0usize;
     let mut observed = Observed::default();
+    let mut asynchronous = false;
+    let mut idle = 0usize;
     loop {
         // Collect this round's messages from every active party.
         let mut queue: Vec<Delivered> = Vec::new();
-        for p in active.iter_mut().flatten() {
+        for p in slots.iter_mut().filter_map(|s| s.party.as_mut()) {
             let me = p.me();
             let participants = p.participants().to_vec();
             for Outgoing { delivery, bytes } in p.take_outgoing() {
@@ -149,69 +329,85 @@ pub fn run<S: StateMachine>(
                 }
             }
         }
-        for m in queue {
-            let Some(Some(p)) = active
-                .iter_mut()
-                .find(|p| p.as_ref().is_some_and(|p| p.me() == m.to))
-            else {
-                continue;
-            };
-            if let Err(b) = p.receive(m.from, &m.bytes) {
-                observed.receive_errors.push((m.to, b));
+        let released = filter.release();
+        asynchronous |= !released.is_empty() || filter.holding();
+        queue.extend(released);
+        let delivered = !queue.is_empty();
+
+        // Route each delivery to its recipient, keeping the queue order per recipient.
+        let mut deliveries: Vec<Vec<(usize, PartyIndex, Vec<u8>)>> =
+            slots.iter().map(|_| Vec::new()).collect();
+        for (q, m) in queue.into_iter().enumerate() {
+            let to = slots.iter().position(|s| s.party.is_some() && s.me == m.to);
+            if let Some(d) = to.and_then(|i| deliveries.get_mut(i)) {
+                d.push((q, m.from, m.bytes));
             }
         }
-        // Advance every party that heard from everyone; the rest have stalled.
-        let mut progressed = false;
-        for (i, slot) in active.iter_mut().enumerate() {
-            let Some(p) = slot.take() else { continue };
-            if !p.ready() {
-                let waiting_for = p.participants().to_vec();
-                let me = p.me();
-                if let Some(d) = done.get_mut(i) {
-                    *d = Some(Outcome::Stalled {
-                        waiting_for: waiting_for.into_iter().filter(|&q| q != me).collect(),
-                    });
-                }
-                continue;
+
+        // Every active party receives and, if ready, proceeds.
+        let mut jobs = Vec::new();
+        let mut owners = Vec::new();
+        for (i, (slot, deliveries)) in slots.iter_mut().zip(deliveries).enumerate() {
+            if let Some(party) = slot.party.take() {
+                owners.push(i);
+                jobs.push(Job {
+                    party,
+                    rng: slot.rng.clone(),
+                    heard: std::mem::take(&mut slot.heard),
+                    deliveries,
+                });
             }
-            let rng = match rngs.get_mut(i) {
-                Some(r) => r,
-                None => continue,
+        }
+        let results = parallel_map(jobs, threads, step);
+
+        let mut progressed = false;
+        let mut errors = Vec::new();
+        for (i, r) in owners.into_iter().zip(results) {
+            let Some(slot) = slots.get_mut(i) else {
+                continue;
             };
-            match p.proceed(rng) {
-                Ok(Transition::Continue(next)) => {
-                    *slot = Some(next);
+            slot.rng = r.rng;
+            slot.heard = r.heard;
+            errors.extend(r.errors.into_iter().map(|(q, b)| (q, slot.me, b)));
+            match r.step {
+                Step::Continue(next) => {
+                    slot.party = Some(next);
                     progressed = true;
                 }
-                Ok(Transition::Done(o)) => {
-                    if let Some(d) = done.get_mut(i) {
-                        *d = Some(Outcome::Done(o));
-                    }
-                }
-                Err(e) => {
-                    if let Some(d) = done.get_mut(i) {
-                        *d = Some(Outcome::Failed(e));
-                    }
+                Step::Finished(o) => slot.outcome = Some(o),
+                Step::Waiting(p) if asynchronous => slot.party = Some(p),
+                Step::Waiting(p) => {
+                    slot.outcome = Some(Outcome::Stalled {
+                        waiting_for: silent(&p, &slot.heard),
+                    })
                 }
             }
         }
+        errors.sort_by_key(|(q, _, _)| *q);
+        observed
+            .receive_errors
+            .extend(errors.into_iter().map(|(_, to, b)| (to, b)));
         round += 1;
-        if !progressed {
+        idle = if progressed || delivered { 0 } else { idle + 1 };
+        let may_release = asynchronous && filter.holding() && idle < MAX_IDLE_STEPS;
+        if !progressed && !may_release {
             break;
         }
     }
     observed.rounds = round;
-    let outcomes = done
+    let outcomes = slots
         .into_iter()
-        .enumerate()
-        .map(|(i, o)| {
-            let idx = PartyIndex(u16::try_from(i).unwrap_or(u16::MAX));
-            (
-                idx,
-                o.unwrap_or(Outcome::Stalled {
+        .map(|s| {
+            let outcome = match (s.outcome, s.party) {
+                (Some(o), _) => o,
+                (None, Some(p)) => Outcome::Stalled {
+                    waiting_for: silent(&p, &s.heard),
+                },
+                (None, None) => Outcome::Stalled {
                     waiting_for: Vec::new(),
-                }),
-            )
+                },
+            };
+            (s.me, outcome)
         })
         .collect();
     (outcomes, observed)
@@ -332,4 +528,22 @@ pub fn sign(presigs: Vec<Presignature>, req: &SignRequest) -> Result<Signature, 
         return Err(SimError::Disagreement("signature"));
     }
     Ok(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parallel_map_keeps_job_order() {
+        for threads in [1, 2, 3, 8] {
+            let jobs: Vec<u64> = (0..50).collect();
+            let out = parallel_map(jobs, threads, |j| {
+                // Uneven work, so that threads finish out of order.
+                std::thread::sleep(std::time::Duration::from_micros((j * 37) % 200));
+                j * j
+            });
+            assert_eq!(out, (0..50).map(|j| j * j).collect::<Vec<u64>>());
+        }
+    }
 }
