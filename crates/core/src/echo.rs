@@ -44,6 +44,11 @@
 //! taken from our own outgoing messages or, in a round in which we send nothing, from the first
 //! message the inner machine accepts.
 //!
+//! A message whose header does not decode cannot be routed: while the inner round collects, the
+//! inner machine judges it (with its own tag) and the sender's echo slot is settled with the
+//! same blame; once our echo is out it is judged as an echo (`[E.0]`). Either way its sender is
+//! blamed and the round can finish.
+//!
 //! **Limit.** Messages are not signed yet, so an echo is not transferable evidence. A party
 //! that lies in its echo about sender `k` makes the honest `k` look like an equivocator: `[E.1]`
 //! then names `k`, and every honest party aborts (safety holds — nobody proceeds on split
