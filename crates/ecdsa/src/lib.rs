@@ -8,6 +8,7 @@ pub mod malicious;
 pub mod presign;
 pub mod reshare;
 pub mod sign;
+mod table;
 
 pub use keygen::Keygen;
 pub use presign::{Presign, Presignature};

@@ -1,10 +1,13 @@
 //! The presignature: what one signer keeps from presigning for one online signature.
 
+use std::sync::Arc;
+
 use k256::{ProjectivePoint, Scalar};
 use tessera_core::{PartyIndex, SessionId, SignerSet};
 use zeroize::Zeroizing;
 
 use super::Ctx;
+use crate::table::PointTable;
 
 /// A single-use presignature: `R`, this signer's `k_i` and `σ_i`, and every signer's `R̄_j`,
 /// `S_j` (for online blame).
@@ -23,6 +26,10 @@ pub struct Presignature {
     pub(crate) sigma: Zeroizing<Scalar>,
     pub(crate) r_bars: Vec<(PartyIndex, ProjectivePoint)>,
     pub(crate) s_points: Vec<(PartyIndex, ProjectivePoint)>,
+    /// Multiples of `R` and of `Y`, built offline so that the online round's two products by
+    /// public scalars (`δ·R`, `(r/s)·Y`) are table lookups (see [`crate::table`]).
+    pub(crate) r_table: PointTable,
+    pub(crate) y_table: Arc<PointTable>,
 }
 
 impl std::fmt::Debug for Presignature {
@@ -50,6 +57,8 @@ impl Presignature {
             sigma: ctx.sigma.clone(),
             r_bars: ctx.peers.iter().map(|v| (v.party, v.r_bar)).collect(),
             s_points: ctx.peers.iter().map(|v| (v.party, v.s)).collect(),
+            r_table: PointTable::new(&ctx.r),
+            y_table: Arc::new(PointTable::new(&ctx.public_key)),
         }
     }
 

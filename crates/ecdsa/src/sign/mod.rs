@@ -33,7 +33,9 @@ use k256::elliptic_curve::ops::Reduce;
 use k256::elliptic_curve::point::AffineCoordinates;
 use k256::elliptic_curve::scalar::IsHigh;
 use k256::elliptic_curve::PrimeField;
-use k256::{FieldBytes, ProjectivePoint, Scalar, U256};
+use k256::{AffinePoint, FieldBytes, ProjectivePoint, Scalar, U256};
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use tessera_core::inbox::Inbox;
 use tessera_core::point::WireScalar;
@@ -45,6 +47,7 @@ use zeroize::Zeroizing;
 
 use crate::common::{expect, wire_blame};
 use crate::presign::Presignature;
+use crate::table::PointTable;
 
 pub const S1_1: CheckTag = CheckTag("[S1.1]");
 pub const S1_2: CheckTag = CheckTag("[S1.2]");
@@ -123,9 +126,10 @@ pub struct Sign {
     m: Scalar,
     tweak: Scalar,
     r_prime: ProjectivePoint,
+    r_prime_affine: AffinePoint,
     r: Scalar,
     own_s: Scalar,
-    child_key: ProjectivePoint,
+    y_table: Arc<PointTable>,
     r_bars: Vec<(PartyIndex, ProjectivePoint)>,
     s_points: Vec<(PartyIndex, ProjectivePoint)>,
     inbox: Inbox<Scalar>,
@@ -150,8 +154,10 @@ impl Sign {
         let delta = rerandomizer(&presig, req);
         let delta_inv: Scalar =
             Option::from(delta.invert()).ok_or_else(|| ProtocolError::Bug("δ is zero".into()))?;
-        let r_prime = presig.r * delta;
-        let r = <Scalar as Reduce<U256>>::reduce_bytes(&r_prime.to_affine().x());
+        // δ is a hash of public data: the variable-time table product is safe.
+        let r_prime = presig.r_table.mul_public(&delta);
+        let r_prime_affine = r_prime.to_affine();
+        let r = <Scalar as Reduce<U256>>::reduce_bytes(&r_prime_affine.x());
         if r == Scalar::ZERO {
             return Err(ProtocolError::InvalidInput(
                 "r = 0 (negligible probability): use another presignature".into(),
@@ -188,13 +194,10 @@ impl Sign {
             m,
             tweak: req.tweak,
             r_prime,
+            r_prime_affine,
             r,
             own_s,
-            child_key: if req.tweak == Scalar::ZERO {
-                presig.public_key
-            } else {
-                presig.public_key + ProjectivePoint::mul_by_generator(&req.tweak)
-            },
+            y_table: presig.y_table.clone(),
             r_bars: presig.r_bars.clone(),
             s_points: presig.s_points.clone(),
             inbox,
@@ -219,9 +222,10 @@ impl Sign {
             m,
             tweak,
             r_prime,
+            r_prime_affine,
             r,
             own_s,
-            child_key,
+            y_table,
             r_bars,
             s_points,
             mut inbox,
@@ -234,7 +238,12 @@ impl Sign {
         let mut shares: Vec<(PartyIndex, Scalar)> = inbox.into_accepted();
         shares.push((me, own_s));
         let s: Scalar = shares.iter().map(|(_, s)| *s).sum();
-        if let Some(sig) = finalize(&child_key, &digest, &r_prime, r, m, s)? {
+        let nonce = Nonce {
+            point: &r_prime,
+            affine: &r_prime_affine,
+            r,
+        };
+        if let Some(sig) = finalize(&y_table, tweak, &digest, &nonce, m, s)? {
             return Ok(sig);
         }
         // [S1.2] s_j′·R′ = (m + r′ε)·R̄_j + r′·S_j for every honest j.
@@ -263,45 +272,55 @@ impl Sign {
     }
 }
 
-/// Normalises `(r, s)` to low-s and checks it, or returns `None` if it is not a valid signature.
+/// The re-randomized nonce point `R′`, its affine form and `r = x(R′) mod q`.
+struct Nonce<'a> {
+    point: &'a ProjectivePoint,
+    affine: &'a AffinePoint,
+    r: Scalar,
+}
+
+/// Normalises `(r, s)` to low-s and checks it against the key `Y + ε·G`, or returns `None` if
+/// it is not a valid signature.
 ///
 /// With `R̃ = R′` (or `−R′` when `s` is negated to low-s, which is what negating `s` means for
-/// the nonce point), the signature is valid for `Y` exactly when `s·R̃ = m·G + r·Y`; that is also
-/// the key-recovery relation `Y = r⁻¹(s·R̃ − m·G)` for the point `R̃` that the recovery id
-/// designates (`y` parity of `R̃`, and whether `R̃.x ≥ q`). So one double-scalar multiplication
+/// the nonce point), the signature is valid for `Y + ε·G` exactly when
+/// `R̃ = ((m + r·ε)/s)·G + (r/s)·Y`; that is also the key-recovery relation for the point `R̃`
+/// that the recovery id designates (`y` parity of `R̃`, and whether `R̃.x ≥ q`). So one check
 /// verifies the signature and cross-checks the recovery id: `R̃` is the exact point, not one
-/// reconstructed from `r`. Debug builds (and so every test) also verify with k256's ECDSA
-/// verifier and recover the key with k256 from `(r, s, v)`.
+/// reconstructed from `r`. `G` uses k256's precomputed tables and `Y` the presignature's table
+/// (the scalars are public: they are functions of the signature). Debug builds (and so every
+/// test) also verify with k256's ECDSA verifier and recover the key with k256 from `(r, s, v)`.
 fn finalize(
-    child_key: &ProjectivePoint,
+    y: &PointTable,
+    tweak: Scalar,
     digest: &[u8; 32],
-    r_prime: &ProjectivePoint,
-    r: Scalar,
+    nonce: &Nonce<'_>,
     m: Scalar,
     s: Scalar,
 ) -> Result<Option<Signature>, ProtocolError> {
-    use k256::elliptic_curve::ops::LinearCombination;
+    let r = nonce.r;
     let high = bool::from(s.is_high());
-    let (s, r_tilde) = if high { (-s, -*r_prime) } else { (s, *r_prime) };
+    let (s, r_tilde) = if high {
+        (-s, -*nonce.point)
+    } else {
+        (s, *nonce.point)
+    };
     let Some(s_inv) = Option::<Scalar>::from(s.invert()) else {
         return Ok(None);
     };
-    // R̃ = (m/s)·G + (r/s)·Y
-    let expect = ProjectivePoint::lincomb(
-        &ProjectivePoint::GENERATOR,
-        &(m * s_inv),
-        child_key,
-        &(r * s_inv),
-    );
+    // R̃ = ((m + r·ε)/s)·G + (r/s)·Y
+    let expect =
+        ProjectivePoint::mul_by_generator(&((m + r * tweak) * s_inv)) + y.mul_public(&(r * s_inv));
     if expect != r_tilde {
         return Ok(None);
     }
-    let affine = r_tilde.to_affine();
-    let y_odd: bool = affine.y_is_odd().into();
+    // −R′ has the same x and the other y parity.
+    let y_odd = bool::from(nonce.affine.y_is_odd()) != high;
     // bit 1: R̃.x ≥ q, i.e. the x coordinate was reduced to get r.
-    let x_reduced = r.to_repr() != affine.x();
+    let x_reduced = r.to_repr() != nonce.affine.x();
     let recid = RecoveryId::new(y_odd, x_reduced);
     if cfg!(debug_assertions) {
+        let child_key = y.point() + ProjectivePoint::mul_by_generator(&tweak);
         let sig = K256Signature::from_scalars(r.to_repr(), s.to_repr())
             .map_err(|e| ProtocolError::Bug(format!("signature encoding: {e}")))?;
         let vk = VerifyingKey::from_affine(child_key.to_affine())
@@ -395,6 +414,24 @@ mod tests {
         (y, digest, r_prime, r, m, s)
     }
 
+    fn check(
+        y: &ProjectivePoint,
+        tweak: Scalar,
+        digest: &[u8; 32],
+        r_prime: &ProjectivePoint,
+        r: Scalar,
+        m: Scalar,
+        s: Scalar,
+    ) -> Option<Signature> {
+        let affine = r_prime.to_affine();
+        let nonce = Nonce {
+            point: r_prime,
+            affine: &affine,
+            r,
+        };
+        finalize(&PointTable::new(y), tweak, digest, &nonce, m, s).unwrap()
+    }
+
     #[test]
     fn finalize_normalises_low_s_and_its_recovery_id_recovers_the_key() {
         let mut seen_high = false;
@@ -404,7 +441,7 @@ mod tests {
             let high = bool::from(s.is_high());
             seen_high |= high;
             seen_low |= !high;
-            let sig = finalize(&y, &digest, &r_prime, r, m, s).unwrap().unwrap();
+            let sig = check(&y, Scalar::ZERO, &digest, &r_prime, r, m, s).unwrap();
             let k = sig.to_k256().unwrap();
             assert!(!bool::from(
                 Option::<Scalar>::from(Scalar::from_repr(sig.s.into()))
@@ -429,20 +466,30 @@ mod tests {
     }
 
     #[test]
+    fn finalize_checks_against_the_tweaked_key() {
+        // A signature by x is one by (x − ε) + ε: check it as the key Y − ε·G tweaked by ε.
+        let (y, digest, r_prime, r, m, s) = raw(7);
+        let eps = Scalar::from(123456789u64);
+        let master = y - ProjectivePoint::mul_by_generator(&eps);
+        let sig = check(&master, eps, &digest, &r_prime, r, m, s).unwrap();
+        let vk = VerifyingKey::from_affine(y.to_affine()).unwrap();
+        vk.verify_prehash(&digest, &sig.to_k256().unwrap()).unwrap();
+        // Without the tweak, the same signature is rejected for the master key.
+        assert!(check(&master, Scalar::ZERO, &digest, &r_prime, r, m, s).is_none());
+        assert!(check(&master, eps + Scalar::ONE, &digest, &r_prime, r, m, s).is_none());
+    }
+
+    #[test]
     fn finalize_rejects_invalid_signatures() {
         let (y, digest, r_prime, r, m, s) = raw(99);
-        assert!(finalize(&y, &digest, &r_prime, r, m, s + Scalar::ONE)
-            .unwrap()
-            .is_none());
-        assert!(finalize(&y, &digest, &r_prime, r, m + Scalar::ONE, s)
-            .unwrap()
-            .is_none());
+        let z = Scalar::ZERO;
+        assert!(check(&y, z, &digest, &r_prime, r, m, s + Scalar::ONE).is_none());
+        assert!(check(&y, z, &digest, &r_prime, r, m + Scalar::ONE, s).is_none());
         let other_key = y + ProjectivePoint::GENERATOR;
-        assert!(finalize(&other_key, &digest, &r_prime, r, m, s)
-            .unwrap()
-            .is_none());
-        assert!(finalize(&y, &digest, &r_prime, r, m, Scalar::ZERO)
-            .unwrap()
-            .is_none());
+        assert!(check(&other_key, z, &digest, &r_prime, r, m, s).is_none());
+        assert!(check(&y, z, &digest, &r_prime, r, m, Scalar::ZERO).is_none());
+        // The nonce point must be the exact R′ (±): another point with the same r is rejected.
+        let wrong = r_prime + ProjectivePoint::GENERATOR;
+        assert!(check(&y, z, &digest, &wrong, r, m, s).is_none());
     }
 }
