@@ -11,6 +11,9 @@ fn mean(v: &[Timings], f: impl Fn(&Timings) -> Duration) -> f64 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Both sides run all parties in one thread: pin the simulation (which otherwise uses every
+    // core) before any thread exists.
+    std::env::set_var("TESSERA_SIM_THREADS", "1");
     let args: Vec<String> = std::env::args().collect();
     let runs: u64 = match args.iter().position(|a| a == "--runs") {
         Some(i) => args.get(i + 1).ok_or("--runs needs a value")?.parse()?,

@@ -28,6 +28,9 @@ use tessera_ecdsa::SignRequest;
 use tessera_sim::{fixtures, Seed};
 
 fn bench(c: &mut Criterion) {
+    // All parties in one thread, as BENCHMARKS.md reports (the simulation otherwise uses every
+    // core); set before the first run spawns anything.
+    std::env::set_var("TESSERA_SIM_THREADS", "1");
     let (n, m) = (5u16, 3u16);
     let signers: Vec<PartyIndex> = (0..m).map(PartyIndex).collect();
     let mut g = c.benchmark_group("3-of-5");
