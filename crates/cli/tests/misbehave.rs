@@ -117,3 +117,28 @@ fn bad_misbehave_specs_are_clear_errors_before_any_work() {
         assert!(out.stdout.is_empty());
     }
 }
+
+#[test]
+fn reshare_is_refused_with_misbehave() {
+    let out = tessera(&[
+        "demo",
+        "--operators",
+        "3",
+        "--threshold",
+        "2",
+        "--message",
+        "x",
+        "--reshare",
+        "4:3",
+        "--misbehave",
+        "1:presign-wrong-delta",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--reshare") && err.contains("--misbehave"),
+        "{err}"
+    );
+    assert!(!err.contains("[tessera]"), "{err}");
+    assert!(out.stdout.is_empty());
+}
