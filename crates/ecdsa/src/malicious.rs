@@ -80,6 +80,9 @@ pub enum Behaviour {
     /// Reshare (receiver): complain about a valid share from the dealer at seat `against` —
     /// caught by `[R3.3]`.
     ReshareFalseAccusation { against: PartyIndex },
+    /// Reshare (receiver): 8 copies of a complaint about the dealer at seat `against` (a flood
+    /// makes every judge re-encrypt once per copy) — refused before judging by `[R3.6]`.
+    ReshareComplaintFlood { against: PartyIndex },
     /// Reshare (receiver): a Schnorr proof for `x′_j + 1` — caught by `[R3.4]`.
     ReshareBadSchnorr,
     /// Reshare (receiver): send neither a Schnorr proof nor a complaint — caught by `[R3.5]`.

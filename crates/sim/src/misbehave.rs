@@ -207,6 +207,14 @@ pub const CATALOGUE: &[Named] = &[
         },
     },
     Named {
+        name: "refresh-complaint-flood",
+        phase: Phase::Refresh(Role::Receiver),
+        check: "[R3.6]",
+        make: |_, n| Behaviour::ReshareComplaintFlood {
+            against: PartyIndex(n),
+        },
+    },
+    Named {
         name: "refresh-bad-schnorr",
         phase: Phase::Refresh(Role::Receiver),
         check: "[R3.4]",

@@ -21,7 +21,8 @@ use rand_core::SeedableRng;
 use tessera_core::{CheckTag, PartyIndex, ProtocolError, SessionId, StateMachine};
 use tessera_ecdsa::malicious::Behaviour;
 use tessera_ecdsa::reshare::{
-    R1_1, R1_2, R1_3, R1_4, R1_5, R1_6, R2_1, R2_2, R3_1, R3_2, R3_3, R3_4, R3_5, R4_1, R5_1, R5_2,
+    R1_1, R1_2, R1_3, R1_4, R1_5, R1_6, R2_1, R2_2, R3_1, R3_2, R3_3, R3_4, R3_5, R3_6, R4_1, R5_1,
+    R5_2,
 };
 use tessera_ecdsa::{KeyShare, Reshare, ReshareOutput, ReshareStatement};
 use tessera_sim::{deliver_all, fixtures, run, Outcome, Seed};
@@ -198,6 +199,12 @@ fn honest_branch_completes_and_later_round_deviations_are_named() {
             1,
             Behaviour::ReshareFalseAccusation { against: p(3) },
             R3_3,
+            vec![],
+        ),
+        (
+            0,
+            Behaviour::ReshareComplaintFlood { against: p(2) },
+            R3_6,
             vec![],
         ),
         (0, Behaviour::ReshareBadSchnorr, R3_4, vec![]),

@@ -46,7 +46,7 @@
 //!   plaintext and nonce as evidence); `[R3.2]` a complaint's reveal does not re-encrypt to the
 //!   broadcast ciphertext (accuser blamed); `[R3.3]` a complaint about a valid share (accuser
 //!   blamed); `[R3.4]` Schnorr proof of `x′_j` against `X′_j` from the commitments; `[R3.5]`
-//!   neither a proof nor a complaint.
+//!   neither a proof nor a complaint; `[R3.6]` more than one complaint about one dealer.
 //! - `[R4.1]` a receiver acknowledged a different outcome than ours (seen the same by everyone).
 //! - `[R5.1]` participants echo different acknowledgements from the same receiver: it
 //!   equivocated; `[R5.2]` an echo has the wrong number of entries.
@@ -89,6 +89,7 @@ pub const R3_2: CheckTag = CheckTag("[R3.2]");
 pub const R3_3: CheckTag = CheckTag("[R3.3]");
 pub const R3_4: CheckTag = CheckTag("[R3.4]");
 pub const R3_5: CheckTag = CheckTag("[R3.5]");
+pub const R3_6: CheckTag = CheckTag("[R3.6]");
 pub const R4_1: CheckTag = CheckTag("[R4.1]");
 pub const R5_1: CheckTag = CheckTag("[R5.1]");
 pub const R5_2: CheckTag = CheckTag("[R5.2]");

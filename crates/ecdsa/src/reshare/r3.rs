@@ -6,6 +6,8 @@
 //! check, its plaintext and Paillier nonce as evidence (keygen's complaint scheme).
 //!
 //! CHECKS, by everyone, on every receiver's message: `[R3.1]`–`[R3.3]` in [`judge`];
+//! `[R3.6]` more than one complaint about a dealer (refused before judging any: each
+//! judgement costs a Paillier encryption);
 //! `[R3.4]` the Schnorr proof of `x′_j` against `X′_j`; `[R3.5]` neither a proof nor a
 //! complaint.
 
@@ -21,6 +23,7 @@ use zeroize::Zeroizing;
 use super::r2::Dealt;
 use super::{
     blame, public_share_of, r4, Common, Complaint, Confirm, Role, R3_1, R3_2, R3_3, R3_4, R3_5,
+    R3_6,
 };
 use crate::common::{expect, group_order, integer_to_scalar, wire_blame};
 use crate::keygen::feldman_eval;
@@ -87,6 +90,20 @@ impl Round3 {
                                 plaintext,
                                 nonce: nonce + 1u32,
                             });
+                        }
+                    }
+                }
+            }
+            if let Behaviour::ReshareComplaintFlood { against } = common.behaviour {
+                if let Some((_, d)) = dealt.iter().find(|(p, _)| *p == against) {
+                    if let Some(c) = d.shares.get(j.as_usize()) {
+                        if let Ok((plaintext, nonce)) = key.decrypt_with_nonce(c) {
+                            let c = Complaint {
+                                dealer: against,
+                                plaintext,
+                                nonce,
+                            };
+                            own_complaints.extend(std::iter::repeat_n(c, 8));
                         }
                     }
                 }
@@ -163,6 +180,22 @@ impl Round3 {
         self.inbox.accept(from, bytes, || {
             let m: Confirm = wire::decode(bytes, from, &e).map_err(|e| wire_blame(from, e))?;
             if !m.complaints.is_empty() {
+                // [R3.6] At most one complaint per dealer: each costs every judge a Paillier
+                // encryption, so a flood of them is refused before any is judged.
+                let mut named: Vec<PartyIndex> = m.complaints.iter().map(|c| c.dealer).collect();
+                named.sort();
+                named.dedup();
+                if named.len() != m.complaints.len() || named.len() > dealt.len() {
+                    return Err(blame(
+                        from,
+                        R3_6,
+                        format!(
+                            "{} complaints about {} dealers: at most one per dealer",
+                            m.complaints.len(),
+                            named.len()
+                        ),
+                    ));
+                }
                 // Verdicts may blame the sender or a dealer; they are collected, not raised here.
                 return Ok(m
                     .complaints
