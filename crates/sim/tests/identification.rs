@@ -25,7 +25,7 @@ use tessera_core::wire::{self, Delivery, Expect, Header, Outgoing};
 use tessera_core::Transition;
 use tessera_core::{Blame, CheckTag, PartyIndex, ProtocolError, SessionId, StateMachine};
 use tessera_ecdsa::common::MAX_MSG_LEN;
-use tessera_ecdsa::keygen::{K2_1, K2_2, K2_3, K2_4, K3_1, K3_2, K3_3, K4_2, K4_4, K4_5};
+use tessera_ecdsa::keygen::{K2_1, K2_2, K2_3, K2_4, K3_1, K3_2, K3_3, K4_2, K4_4, K4_5, K4_6};
 use tessera_ecdsa::malicious::Behaviour;
 use tessera_ecdsa::presign::{
     P1_1, P1_2, P2_1, P2_2, P2_3, P2_4, P3_1, P3_2, P4_1, P4_2, P4_3, P5_1, P5_2, P6_1, P6_2, T5_0,
@@ -326,7 +326,7 @@ type KeygenBcast3 = (modulus::Proof, Vec<Integer>);
 type KeygenBcast4 = (Vec<(PartyIndex, Integer, Integer)>, Option<schnorr::Proof>);
 
 #[test]
-fn keygen_k3_1_k3_2_k3_3_k4_2_k4_4_k4_5_in_branches_of_one_run() {
+fn keygen_k3_1_k3_2_k3_3_k4_2_k4_4_k4_5_k4_6_in_branches_of_one_run() {
     let moduli: Vec<Integer> = fixtures::paillier_keys(3, 0)
         .unwrap()
         .iter()
@@ -400,6 +400,14 @@ fn keygen_k3_1_k3_2_k3_3_k4_2_k4_4_k4_5_in_branches_of_one_run() {
         wire::encode(h, &forged).bytes
     });
     assert_honest_blame(keygen_branch(&at_round4, cheater, filter), cheater, K4_2);
+
+    // [K4.6] The same forged complaint twice: refused before it is judged (else [K4.2]).
+    let filter = rewrite(cheater, 4, |h, _, _| {
+        let c = (PartyIndex(0), Integer::from(1), Integer::from(1));
+        let forged: KeygenBcast4 = (vec![c.clone(), c], None);
+        wire::encode(h, &forged).bytes
+    });
+    assert_honest_blame(keygen_branch(&at_round4, cheater, filter), cheater, K4_6);
 
     // [K4.4] Party 2's Schnorr proof of x_2 does not verify (response z + 1).
     let cheater = PartyIndex(2);

@@ -22,7 +22,8 @@
 //!   plaintext and nonce as evidence); `[K4.2]` a complaint's revealed plaintext/nonce does not
 //!   re-encrypt to the broadcast ciphertext (accuser blamed); `[K4.3]` a complaint about a share
 //!   that passes the Feldman check (false accusation, accuser blamed); `[K4.4]` Schnorr proof
-//!   of `x_j` against `X_j` derived from the commitments; `[K4.5]` no proof and no complaint.
+//!   of `x_j` against `X_j` derived from the commitments; `[K4.5]` no proof and no complaint;
+//!   `[K4.6]` more than one complaint about one dealer.
 
 use k256::{ProjectivePoint, Scalar};
 use rug::Integer;
@@ -56,6 +57,7 @@ pub const K4_2: CheckTag = CheckTag("[K4.2]");
 pub const K4_3: CheckTag = CheckTag("[K4.3]");
 pub const K4_4: CheckTag = CheckTag("[K4.4]");
 pub const K4_5: CheckTag = CheckTag("[K4.5]");
+pub const K4_6: CheckTag = CheckTag("[K4.6]");
 
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct Bcast1 {

@@ -5,7 +5,8 @@
 //!
 //! IN: complaints or Schnorr proofs. OUT: the key share.
 //! CHECKS: `[K4.1]`–`[K4.3]` in [`super::complaint`]; `[K4.4]` Schnorr proof of `x_j` against
-//! `X_j` derived from the Feldman commitments; `[K4.5]` neither a proof nor a complaint.
+//! `X_j` derived from the Feldman commitments; `[K4.5]` neither a proof nor a complaint;
+//! `[K4.6]` more than one complaint about one dealer (refused before judging any).
 
 use k256::{ProjectivePoint, Scalar};
 use tessera_core::inbox::Inbox;
@@ -16,7 +17,7 @@ use tessera_zk::schnorr;
 use zeroize::Zeroizing;
 
 use super::r3::Dealt;
-use super::{blame, complaint, Bcast4, Common, Complaint, Opened, K4_4, K4_5};
+use super::{blame, complaint, Bcast4, Common, Complaint, Opened, K4_4, K4_5, K4_6};
 use crate::common::{expect, proof_ctx, wire_blame};
 
 pub(crate) struct Round4Input {
@@ -80,6 +81,22 @@ impl Round4 {
         self.inbox.accept(from, bytes, || {
             let m: Bcast4 = wire::decode(bytes, from, &e).map_err(|e| wire_blame(from, e))?;
             if !m.complaints.is_empty() {
+                // [K4.6] At most one complaint per dealer, refused before judging any: each
+                // judgement costs a Paillier encryption, so repeats would be a cheap flood.
+                let mut named: Vec<PartyIndex> = m.complaints.iter().map(|c| c.dealer).collect();
+                named.sort();
+                named.dedup();
+                if named.len() != m.complaints.len() || named.len() > inp.dealt.len() {
+                    return Err(blame(
+                        from,
+                        K4_6,
+                        format!(
+                            "{} complaints about {} dealers: at most one per dealer",
+                            m.complaints.len(),
+                            named.len()
+                        ),
+                    ));
+                }
                 // Verdicts may blame the sender or a dealer; they are collected, not raised here.
                 return Ok(m
                     .complaints
