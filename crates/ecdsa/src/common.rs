@@ -98,6 +98,26 @@ pub fn expect(protocol: ProtocolId, sid: SessionId, round: u16, delivery: Delive
     }
 }
 
+/// How many distinct dealers `dealers` names, if it names each at most once and no more than
+/// `max` of them: a complaint costs every judge a Paillier encryption, so repeats are refused
+/// before any is judged (keygen `[K4.6]`, resharing `[R3.6]`).
+pub(crate) fn one_per_dealer(
+    dealers: impl Iterator<Item = PartyIndex>,
+    max: usize,
+) -> Result<(), String> {
+    let mut named: Vec<PartyIndex> = dealers.collect();
+    let total = named.len();
+    named.sort();
+    named.dedup();
+    if named.len() != total || named.len() > max {
+        return Err(format!(
+            "{total} complaints about {} dealers: at most one per dealer",
+            named.len()
+        ));
+    }
+    Ok(())
+}
+
 /// The inboxes of a round in which every sender sends one broadcast and one p2p message.
 pub(crate) struct SplitInbox<B, P> {
     pub bcast: Inbox<B>,

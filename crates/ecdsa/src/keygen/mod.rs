@@ -307,7 +307,7 @@ fn untouched<T>(inbox: &tessera_core::inbox::Inbox<T>) -> bool {
 
 /// A second owner of the same Paillier key, for [`Keygen::fork`] (the key is not `Clone`).
 #[cfg(feature = "malicious")]
-fn copy_paillier(
+pub(crate) fn copy_paillier(
     k: &tessera_paillier::SecretKey,
 ) -> Result<tessera_paillier::SecretKey, ProtocolError> {
     tessera_paillier::SecretKey::from_primes(k.p().clone(), k.q().clone())

@@ -83,20 +83,11 @@ impl Round4 {
             if !m.complaints.is_empty() {
                 // [K4.6] At most one complaint per dealer, refused before judging any: each
                 // judgement costs a Paillier encryption, so repeats would be a cheap flood.
-                let mut named: Vec<PartyIndex> = m.complaints.iter().map(|c| c.dealer).collect();
-                named.sort();
-                named.dedup();
-                if named.len() != m.complaints.len() || named.len() > inp.dealt.len() {
-                    return Err(blame(
-                        from,
-                        K4_6,
-                        format!(
-                            "{} complaints about {} dealers: at most one per dealer",
-                            m.complaints.len(),
-                            named.len()
-                        ),
-                    ));
-                }
+                crate::common::one_per_dealer(
+                    m.complaints.iter().map(|c| c.dealer),
+                    inp.dealt.len(),
+                )
+                .map_err(|why| blame(from, K4_6, why))?;
                 // Verdicts may blame the sender or a dealer; they are collected, not raised here.
                 return Ok(m
                     .complaints

@@ -179,11 +179,7 @@ impl Round1 {
                 commitments: commitments.clone(),
             },
             Own1::Receiver { paillier, rp } => Own1::Receiver {
-                paillier: tessera_paillier::SecretKey::from_primes(
-                    paillier.p().clone(),
-                    paillier.q().clone(),
-                )
-                .map_err(|e| ProtocolError::Bug(format!("copying the Paillier key: {e}")))?,
+                paillier: crate::keygen::copy_paillier(paillier)?,
                 rp: rp.clone(),
             },
         };

@@ -182,20 +182,8 @@ impl Round3 {
             if !m.complaints.is_empty() {
                 // [R3.6] At most one complaint per dealer: each costs every judge a Paillier
                 // encryption, so a flood of them is refused before any is judged.
-                let mut named: Vec<PartyIndex> = m.complaints.iter().map(|c| c.dealer).collect();
-                named.sort();
-                named.dedup();
-                if named.len() != m.complaints.len() || named.len() > dealt.len() {
-                    return Err(blame(
-                        from,
-                        R3_6,
-                        format!(
-                            "{} complaints about {} dealers: at most one per dealer",
-                            m.complaints.len(),
-                            named.len()
-                        ),
-                    ));
-                }
+                crate::common::one_per_dealer(m.complaints.iter().map(|c| c.dealer), dealt.len())
+                    .map_err(|why| blame(from, R3_6, why))?;
                 // Verdicts may blame the sender or a dealer; they are collected, not raised here.
                 return Ok(m
                     .complaints
