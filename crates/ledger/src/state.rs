@@ -1,0 +1,1665 @@
+//! The state rules: a pure, deterministic fold over the log that the ledger runs before it
+//! appends and every node runs on what it fetches.
+//!
+//! [`State::apply`] checks one entry, in this order: hash link and sequence number, network,
+//! signature, replay, authorization (who may issue the action), then the semantic rules of the
+//! action. Every check runs before anything changes, so a rejected entry leaves the state as it
+//! was. Derived state (keyrings, keys, signature requests, sessions) is read through accessors.
+//!
+//! Decisions the rules encode:
+//! - A key is Active only when **all** `n` operators posted the identical `KeyGenerated`: every
+//!   operator must hold a share, or later signer sets could not be chosen freely. Two different
+//!   results mark the key Failed for good.
+//! - The keygen session id is the `StartKeygen` command's id, so a keygen that is aborted and
+//!   restarted runs under a fresh session id. Results posted before an abort are discarded.
+//! - `1 ≤ threshold ≤ n ≤ 64`: the threshold ECDSA core supports `t = 1` (a single signer), so
+//!   the ledger does not forbid it.
+//! - Replay: a command id seen before, or a (signer, nonce) pair seen before, is a replay.
+//! - `AbortSession` given a key or signature request id (rather than a session id) fails that
+//!   request for good; that is how the scheduler gives up.
+//! - A presign session that was assigned to a request and then aborted is never reused (some
+//!   signers may have released shares); its request returns to Pending.
+//! - Blame: an operator is excluded from a key's future presign sessions when, in some session
+//!   of that key, at least half of the other members (and at least one) blamed it in
+//!   `SessionFailed`. This is derived from the log, so it survives restarts and every node
+//!   computes the same set. Keygen needs every operator and ignores exclusions.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use k256::ecdsa::signature::hazmat::PrehashVerifier;
+use k256::elliptic_curve::group::Group;
+use k256::elliptic_curve::PrimeField;
+use k256::{FieldBytes, ProjectivePoint, Scalar};
+use tessera_identity::IdentityKey;
+
+use crate::command::{
+    verify_link, Action, Entry, Hash32, LinkError, Operator, SignedCommand,
+    KEY_TYPE_ECDSA_SECP256K1,
+};
+
+/// Largest keyring, as in the threshold ECDSA core.
+pub const MAX_OPERATORS: usize = 64;
+/// Longest free-text field (notes, abort reasons).
+pub const MAX_TEXT: usize = 1024;
+/// Most allowlist entries, platform keys or owners.
+pub const MAX_LIST: usize = 1024;
+
+/// Why an entry was refused. [`Rejection::kind`] classifies it (the HTTP status follows).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("broken hash chain: {0}")]
+    Link(#[from] LinkError),
+    #[error("command is for network {got:?}, this is {expected:?}")]
+    WrongNetwork { expected: String, got: String },
+    #[error("command signature does not verify under its signer {0}")]
+    BadSignature(IdentityKey),
+    #[error("replayed command {0}")]
+    Replay(Hash32),
+    #[error("replayed command: signer {signer} already used nonce {nonce}")]
+    NonceReused { signer: IdentityKey, nonce: String },
+    #[error("{action} may only be issued by the ledger key, not {signer}")]
+    NotLedger {
+        action: &'static str,
+        signer: IdentityKey,
+    },
+    #[error("{signer} is not an owner of keyring {keyring:?}")]
+    NotOwner {
+        signer: IdentityKey,
+        keyring: String,
+    },
+    #[error("{signer} is not an operator of keyring {keyring:?}")]
+    NotOperator {
+        signer: IdentityKey,
+        keyring: String,
+    },
+    #[error("operator {index} is not a member of session {session}")]
+    NotSessionMember { index: u16, session: Hash32 },
+    #[error("entry 0 must be Genesis")]
+    GenesisMissing,
+    #[error("Genesis is only allowed as entry 0")]
+    GenesisRepeated,
+    #[error("unknown keyring {0:?}")]
+    UnknownKeyring(String),
+    #[error("unknown key {0}")]
+    UnknownKey(Hash32),
+    #[error("unknown request {0}")]
+    UnknownRequest(Hash32),
+    #[error("unknown session {0}")]
+    UnknownSession(Hash32),
+    #[error("keyring {0:?} already exists")]
+    DuplicateKeyring(String),
+    #[error("id {0} is already in use")]
+    DuplicateId(Hash32),
+    #[error("operator {index} already posted {action} for {target}")]
+    Duplicate {
+        index: u16,
+        action: &'static str,
+        target: Hash32,
+    },
+    #[error("threshold {threshold} is not in 1..={operators} (the number of operators)")]
+    BadThreshold { threshold: u16, operators: usize },
+    #[error("unsupported key type {0:?} (only \"ecdsa-secp256k1\")")]
+    UnsupportedKeyType(String),
+    #[error("malformed {field}: {reason}")]
+    Malformed { field: &'static str, reason: String },
+    #[error("{what} is {actual}; {action} needs {needed}")]
+    WrongState {
+        what: String,
+        actual: String,
+        action: &'static str,
+        needed: &'static str,
+    },
+    #[error("presign session {0} is not ready (not every signer posted PresignReady)")]
+    PresignNotReady(Hash32),
+    #[error("presign session {session} is already assigned to request {request}")]
+    PresignUsed { session: Hash32, request: Hash32 },
+    #[error("presign session {0} was aborted")]
+    PresignAborted(Hash32),
+    #[error(
+        "presign session {session} is for key {session_key}, the request for key {request_key}"
+    )]
+    PresignWrongKey {
+        session: Hash32,
+        session_key: Hash32,
+        request_key: Hash32,
+    },
+    #[error("signature does not verify: {0}")]
+    InvalidSignature(String),
+    #[error("signature has a high s (must be at most n/2)")]
+    HighS,
+    #[error("recovery id {0} does not recover the key")]
+    WrongRecoveryId(u8),
+}
+
+/// The caller's kind of fault, for mapping to HTTP statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectionKind {
+    /// 400: the command is malformed or for another network.
+    Malformed,
+    /// 403: bad signature or a signer not allowed to issue the action.
+    Unauthorized,
+    /// 404: it names a keyring, key, request or session that does not exist.
+    Unknown,
+    /// 409: replay, duplicate, or the target is not in a state that allows the action.
+    Conflict,
+}
+
+impl Rejection {
+    pub fn kind(&self) -> RejectionKind {
+        use Rejection::*;
+        match self {
+            Link(_)
+            | WrongNetwork { .. }
+            | BadThreshold { .. }
+            | UnsupportedKeyType(_)
+            | Malformed { .. }
+            | InvalidSignature(_)
+            | HighS
+            | WrongRecoveryId(_) => RejectionKind::Malformed,
+            BadSignature(_)
+            | NotLedger { .. }
+            | NotOwner { .. }
+            | NotOperator { .. }
+            | NotSessionMember { .. } => RejectionKind::Unauthorized,
+            UnknownKeyring(_) | UnknownKey(_) | UnknownRequest(_) | UnknownSession(_) => {
+                RejectionKind::Unknown
+            }
+            Replay(_)
+            | NonceReused { .. }
+            | GenesisMissing
+            | GenesisRepeated
+            | DuplicateKeyring(_)
+            | DuplicateId(_)
+            | Duplicate { .. }
+            | WrongState { .. }
+            | PresignNotReady(_)
+            | PresignUsed { .. }
+            | PresignAborted(_)
+            | PresignWrongKey { .. } => RejectionKind::Conflict,
+        }
+    }
+}
+
+/// A registered keyring. Operator `i` in `operators` is party index `i` in every session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keyring {
+    pub id: String,
+    pub threshold: u16,
+    pub operators: Vec<Operator>,
+    pub owners: Vec<IdentityKey>,
+    pub registered_seq: u64,
+}
+
+impl Keyring {
+    /// The index of `who` among the operators.
+    pub fn operator_index(&self, who: &IdentityKey) -> Option<u16> {
+        self.operators
+            .iter()
+            .position(|o| o.identity == *who)
+            .and_then(|i| u16::try_from(i).ok())
+    }
+
+    pub fn operator(&self, index: u16) -> Option<&Operator> {
+        self.operators.get(usize::from(index))
+    }
+
+    pub fn is_owner(&self, who: &IdentityKey) -> bool {
+        self.owners.contains(who)
+    }
+
+    /// The number of operators, `n`.
+    pub fn n(&self) -> u16 {
+        u16::try_from(self.operators.len()).unwrap_or(u16::MAX)
+    }
+}
+
+/// Where a key request stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// Waiting for the scheduler's `StartKeygen`.
+    Pending,
+    /// Keygen running under `session` (the `StartKeygen` command id).
+    Generating {
+        session: Hash32,
+    },
+    /// Every operator reported this key.
+    Active {
+        /// 33-byte SEC1 compressed point, lowercase hex.
+        public_key: String,
+        chain_code: Hash32,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+impl KeyStatus {
+    pub fn label(&self) -> &'static str {
+        match self {
+            KeyStatus::Pending => "pending",
+            KeyStatus::Generating { .. } => "generating",
+            KeyStatus::Active { .. } => "active",
+            KeyStatus::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// A key request and the key it produced. Its id is the `RequestKey` command id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub id: Hash32,
+    pub keyring_id: String,
+    pub key_type: String,
+    pub requester: IdentityKey,
+    pub requested_seq: u64,
+    pub requested_at_ms: u64,
+    pub status: KeyStatus,
+    /// `KeyGenerated` results of the current keygen session, by operator index.
+    pub results: BTreeMap<u16, (String, Hash32)>,
+    /// How many keygen sessions were started.
+    pub attempts: u32,
+}
+
+/// Where a signature request stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignatureStatus {
+    /// Waiting for the scheduler's `StartSign`.
+    Pending,
+    /// Assigned to presign session `presign`.
+    Signing {
+        presign: Hash32,
+    },
+    Done {
+        r: Hash32,
+        s: Hash32,
+        recovery_id: u8,
+        /// Operator indices that posted this signature (the presign session's signers).
+        signers: Vec<u16>,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+impl SignatureStatus {
+    pub fn label(&self) -> &'static str {
+        match self {
+            SignatureStatus::Pending => "pending",
+            SignatureStatus::Signing { .. } => "signing",
+            SignatureStatus::Done { .. } => "done",
+            SignatureStatus::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// A signature request. Its id is the `RequestSignature` command id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignatureRequest {
+    pub id: Hash32,
+    pub key: Hash32,
+    pub digest: Hash32,
+    pub tweak: Option<Hash32>,
+    pub note: Option<String>,
+    pub requester: IdentityKey,
+    pub requested_seq: u64,
+    pub requested_at_ms: u64,
+    pub status: SignatureStatus,
+    /// `issued_at_ms` of the `StartSign` that assigned the current presign session.
+    pub sign_started_at_ms: Option<u64>,
+    /// `SignatureDone` posts of the current assignment, by operator index: (r, s, recovery id).
+    pub shares: BTreeMap<u16, (Hash32, Hash32, u8)>,
+    /// How many presign sessions were assigned.
+    pub attempts: u32,
+}
+
+/// A presign session started by `StartPresign`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PresignSession {
+    pub id: Hash32,
+    pub key: Hash32,
+    /// Sorted operator indices, `threshold` of them.
+    pub signers: Vec<u16>,
+    /// Signers that posted `PresignReady`.
+    pub ready: BTreeSet<u16>,
+    /// The signature request that consumed it.
+    pub assigned: Option<Hash32>,
+    pub aborted: Option<String>,
+    pub started_seq: u64,
+    pub started_at_ms: u64,
+}
+
+impl PresignSession {
+    /// Every signer posted `PresignReady`.
+    pub fn is_ready(&self) -> bool {
+        self.signers.iter().all(|i| self.ready.contains(i))
+    }
+
+    /// Ready, not assigned, not aborted: `StartSign` may use it.
+    pub fn is_available(&self) -> bool {
+        self.is_ready() && self.assigned.is_none() && self.aborted.is_none()
+    }
+
+    /// Not assigned and not aborted: counts towards the pool (running or ready).
+    pub fn is_unassigned(&self) -> bool {
+        self.assigned.is_none() && self.aborted.is_none()
+    }
+}
+
+/// A keygen session started by `StartKeygen`; its members are all the keyring's operators.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeygenSession {
+    pub id: Hash32,
+    pub key: Hash32,
+    pub aborted: Option<String>,
+    pub started_seq: u64,
+    pub started_at_ms: u64,
+}
+
+/// A session of either kind, by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionRef<'a> {
+    Keygen(&'a KeygenSession),
+    Presign(&'a PresignSession),
+}
+
+/// One `SessionFailed` report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FailureReport {
+    pub seq: u64,
+    pub reporter: u16,
+    pub blamed: Vec<u16>,
+    pub check: String,
+}
+
+/// The state folded from the log. Two states are equal when they folded the same entries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct State {
+    network: String,
+    ledger_key: IdentityKey,
+    next_seq: u64,
+    head: Hash32,
+    commands: HashSet<Hash32>,
+    nonces: HashSet<(IdentityKey, [u8; 16])>,
+    allowlist: Vec<String>,
+    platform_keys: Vec<IdentityKey>,
+    keyrings: BTreeMap<String, Keyring>,
+    keys: BTreeMap<Hash32, KeyRecord>,
+    signatures: BTreeMap<Hash32, SignatureRequest>,
+    presigns: BTreeMap<Hash32, PresignSession>,
+    keygens: BTreeMap<Hash32, KeygenSession>,
+    failures: BTreeMap<Hash32, Vec<FailureReport>>,
+}
+
+/// What an accepted entry changes; computed by `plan` (which only reads) and applied by `exec`.
+enum Plan {
+    Genesis {
+        allowlist: Vec<String>,
+        platform_keys: Vec<IdentityKey>,
+    },
+    RegisterKeyring(Keyring),
+    SetAllowlist(Vec<String>),
+    StartKeygen(KeygenSession),
+    StartPresign(PresignSession),
+    StartSign {
+        request: Hash32,
+        presign: Hash32,
+        at_ms: u64,
+    },
+    AbortPresign {
+        session: Hash32,
+        reason: String,
+        release: Option<Hash32>,
+    },
+    AbortKeygen {
+        session: Hash32,
+        key: Hash32,
+        reason: String,
+    },
+    FailKey {
+        key: Hash32,
+        reason: String,
+    },
+    FailSignature {
+        request: Hash32,
+        reason: String,
+    },
+    RequestKey(KeyRecord),
+    RequestSignature(SignatureRequest),
+    KeyGenerated {
+        key: Hash32,
+        index: u16,
+        public_key: String,
+        chain_code: Hash32,
+        outcome: KeygenOutcome,
+    },
+    PresignReady {
+        session: Hash32,
+        index: u16,
+    },
+    SignatureDone {
+        request: Hash32,
+        index: u16,
+        sig: (Hash32, Hash32, u8),
+        done: Option<Vec<u16>>,
+    },
+    SessionFailed {
+        session: Hash32,
+        report: FailureReport,
+    },
+}
+
+enum KeygenOutcome {
+    Partial,
+    Active,
+    Conflict(String),
+}
+
+impl State {
+    /// The empty state of `network`, whose ledger signs with `ledger_key`.
+    pub fn new(network: String, ledger_key: IdentityKey) -> State {
+        State {
+            network,
+            ledger_key,
+            next_seq: 0,
+            head: Hash32::ZERO,
+            commands: HashSet::new(),
+            nonces: HashSet::new(),
+            allowlist: Vec::new(),
+            platform_keys: Vec::new(),
+            keyrings: BTreeMap::new(),
+            keys: BTreeMap::new(),
+            signatures: BTreeMap::new(),
+            presigns: BTreeMap::new(),
+            keygens: BTreeMap::new(),
+            failures: BTreeMap::new(),
+        }
+    }
+
+    /// Checks `entry` against every rule and, if it passes, applies it. On `Err` nothing
+    /// changed.
+    pub fn apply(&mut self, entry: &Entry) -> Result<(), Rejection> {
+        let plan = self.plan(entry)?;
+        self.exec(entry, plan);
+        Ok(())
+    }
+
+    /// Checks `entry` as [`apply`](Self::apply) would, without applying it.
+    pub fn check(&self, entry: &Entry) -> Result<(), Rejection> {
+        self.plan(entry).map(|_| ())
+    }
+
+    /// The entry that would put `command` at the head of this log (not checked).
+    pub fn next_entry(&self, command: SignedCommand) -> Entry {
+        Entry::new(self.next_seq, self.head, command)
+    }
+
+    pub fn network(&self) -> &str {
+        &self.network
+    }
+
+    pub fn ledger_key(&self) -> IdentityKey {
+        self.ledger_key
+    }
+
+    /// The number of applied entries, i.e. the seq of the next one.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The seq of the last applied entry.
+    pub fn head_seq(&self) -> Option<u64> {
+        self.next_seq.checked_sub(1)
+    }
+
+    /// The hash of the last applied entry (zeros before the first).
+    pub fn head_hash(&self) -> Hash32 {
+        self.head
+    }
+
+    /// Whether a command with this id was applied.
+    pub fn contains_command(&self, id: &Hash32) -> bool {
+        self.commands.contains(id)
+    }
+
+    pub fn allowlist(&self) -> &[String] {
+        &self.allowlist
+    }
+
+    pub fn platform_keys(&self) -> &[IdentityKey] {
+        &self.platform_keys
+    }
+
+    pub fn keyring(&self, id: &str) -> Option<&Keyring> {
+        self.keyrings.get(id)
+    }
+
+    pub fn keyrings(&self) -> impl Iterator<Item = &Keyring> {
+        self.keyrings.values()
+    }
+
+    pub fn key(&self, id: &Hash32) -> Option<&KeyRecord> {
+        self.keys.get(id)
+    }
+
+    /// Key requests in log order.
+    pub fn keys(&self) -> Vec<&KeyRecord> {
+        let mut v: Vec<_> = self.keys.values().collect();
+        v.sort_by_key(|k| k.requested_seq);
+        v
+    }
+
+    /// The keyring a key belongs to.
+    pub fn key_keyring(&self, key: &Hash32) -> Option<&Keyring> {
+        self.keys
+            .get(key)
+            .and_then(|k| self.keyrings.get(&k.keyring_id))
+    }
+
+    pub fn signature_request(&self, id: &Hash32) -> Option<&SignatureRequest> {
+        self.signatures.get(id)
+    }
+
+    /// Signature requests in log order.
+    pub fn signature_requests(&self) -> Vec<&SignatureRequest> {
+        let mut v: Vec<_> = self.signatures.values().collect();
+        v.sort_by_key(|r| r.requested_seq);
+        v
+    }
+
+    pub fn presign(&self, id: &Hash32) -> Option<&PresignSession> {
+        self.presigns.get(id)
+    }
+
+    /// Presign sessions of `key`, oldest first.
+    pub fn presigns_for_key(&self, key: &Hash32) -> Vec<&PresignSession> {
+        let mut v: Vec<_> = self.presigns.values().filter(|p| p.key == *key).collect();
+        v.sort_by_key(|p| p.started_seq);
+        v
+    }
+
+    pub fn keygen(&self, session: &Hash32) -> Option<&KeygenSession> {
+        self.keygens.get(session)
+    }
+
+    /// The current keygen session of a key request, while it is Generating.
+    pub fn keygen_session(&self, key: &Hash32) -> Option<Hash32> {
+        match self.keys.get(key).map(|k| &k.status) {
+            Some(KeyStatus::Generating { session }) => Some(*session),
+            _ => None,
+        }
+    }
+
+    /// A keygen or presign session by id.
+    pub fn session(&self, id: &Hash32) -> Option<SessionRef<'_>> {
+        if let Some(p) = self.presigns.get(id) {
+            return Some(SessionRef::Presign(p));
+        }
+        self.keygens.get(id).map(SessionRef::Keygen)
+    }
+
+    /// Operator indices taking part in a session (all operators for keygen).
+    pub fn session_members(&self, id: &Hash32) -> Option<Vec<u16>> {
+        match self.session(id)? {
+            SessionRef::Presign(p) => Some(p.signers.clone()),
+            SessionRef::Keygen(k) => {
+                let n = self.key_keyring(&k.key)?.n();
+                Some((0..n).collect())
+            }
+        }
+    }
+
+    /// `SessionFailed` reports for a session, in log order.
+    pub fn failure_reports(&self, session: &Hash32) -> &[FailureReport] {
+        self.failures.get(session).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Operators excluded from `key`'s future presign sessions by blame (see the module doc).
+    pub fn excluded_operators(&self, key: &Hash32) -> BTreeSet<u16> {
+        let mut out = BTreeSet::new();
+        for (session, reports) in &self.failures {
+            let Some(members) = self.session_members(session) else {
+                continue;
+            };
+            let belongs = match self.session(session) {
+                Some(SessionRef::Presign(p)) => p.key == *key,
+                Some(SessionRef::Keygen(k)) => k.key == *key,
+                None => false,
+            };
+            if !belongs {
+                continue;
+            }
+            let blamed: BTreeSet<u16> = reports.iter().flat_map(|r| r.blamed.clone()).collect();
+            for x in blamed {
+                let accusers = reports
+                    .iter()
+                    .filter(|r| r.reporter != x && r.blamed.contains(&x))
+                    .count();
+                let others = members.len().saturating_sub(1);
+                if accusers >= 1 && accusers * 2 >= others {
+                    out.insert(x);
+                }
+            }
+        }
+        out
+    }
+
+    /// Identities of the operators an action asks to act or to take note (call it after the
+    /// entry was applied): keygen/presign/sign starts and aborts go to the session's members,
+    /// results go to the other members of the same session, Genesis and allowlist changes and
+    /// new keyrings to the operators concerned. Requests by owners concern nobody directly (the
+    /// scheduler answers them with a start command).
+    pub fn concerned_operators(&self, action: &Action) -> BTreeSet<IdentityKey> {
+        let ids = |ring: Option<&Keyring>, idx: &[u16]| -> BTreeSet<IdentityKey> {
+            ring.map(|r| {
+                idx.iter()
+                    .filter_map(|i| r.operator(*i).map(|o| o.identity))
+                    .collect()
+            })
+            .unwrap_or_default()
+        };
+        let all = |ring: Option<&Keyring>| -> BTreeSet<IdentityKey> {
+            ring.map(|r| r.operators.iter().map(|o| o.identity).collect())
+                .unwrap_or_default()
+        };
+        let session = |id: &Hash32| -> BTreeSet<IdentityKey> {
+            match self.session(id) {
+                Some(SessionRef::Presign(p)) => ids(self.key_keyring(&p.key), &p.signers),
+                Some(SessionRef::Keygen(k)) => all(self.key_keyring(&k.key)),
+                None => BTreeSet::new(),
+            }
+        };
+        match action {
+            Action::Genesis { .. } | Action::SetAllowlist { .. } => self
+                .keyrings
+                .values()
+                .flat_map(|r| r.operators.iter().map(|o| o.identity))
+                .collect(),
+            Action::RegisterKeyring { operators, .. } => {
+                operators.iter().map(|o| o.identity).collect()
+            }
+            Action::StartKeygen { request } | Action::KeyGenerated { request, .. } => {
+                all(self.key_keyring(request))
+            }
+            Action::StartPresign { session: id, .. }
+            | Action::PresignReady { session: id }
+            | Action::SessionFailed { session: id, .. } => session(id),
+            Action::StartSign { presign, .. } => session(presign),
+            Action::AbortSession { session: id, .. } => {
+                if self.session(id).is_some() {
+                    session(id)
+                } else if self.keys.contains_key(id) {
+                    all(self.key_keyring(id))
+                } else {
+                    match self.signatures.get(id).map(|r| &r.status) {
+                        Some(SignatureStatus::Signing { presign }) => session(presign),
+                        _ => BTreeSet::new(),
+                    }
+                }
+            }
+            Action::SignatureDone { request, .. } => {
+                let last = self.signatures.get(request).and_then(|r| match r.status {
+                    SignatureStatus::Signing { presign } => Some(presign),
+                    _ => None,
+                });
+                match last {
+                    Some(p) => session(&p),
+                    None => self
+                        .presigns
+                        .values()
+                        .find(|p| p.assigned == Some(*request))
+                        .map(|p| session(&p.id))
+                        .unwrap_or_default(),
+                }
+            }
+            Action::RequestKey { .. } | Action::RequestSignature { .. } => BTreeSet::new(),
+        }
+    }
+
+    /// Whether `action` concerns the operator `who` (see [`concerned_operators`](Self::concerned_operators)).
+    pub fn concerns(&self, action: &Action, who: &IdentityKey) -> bool {
+        self.concerned_operators(action).contains(who)
+    }
+
+    // ---- checking -------------------------------------------------------------------------
+
+    fn plan(&self, entry: &Entry) -> Result<Plan, Rejection> {
+        verify_link(&self.head, self.next_seq, entry)?;
+        let sc = &entry.command;
+        let cmd = &sc.command;
+        if cmd.network != self.network {
+            return Err(Rejection::WrongNetwork {
+                expected: self.network.clone(),
+                got: cmd.network.clone(),
+            });
+        }
+        sc.verify()
+            .map_err(|_| Rejection::BadSignature(sc.signer))?;
+        let id = sc.id();
+        if self.commands.contains(&id) {
+            return Err(Rejection::Replay(id));
+        }
+        if self.nonces.contains(&(sc.signer, cmd.nonce)) {
+            return Err(Rejection::NonceReused {
+                signer: sc.signer,
+                nonce: hex::encode(cmd.nonce),
+            });
+        }
+        let ctx = Ctx {
+            seq: entry.seq,
+            id,
+            signer: sc.signer,
+            at_ms: cmd.issued_at_ms,
+            action: cmd.action.name(),
+        };
+        if ledger_only(&cmd.action) && ctx.signer != self.ledger_key {
+            return Err(Rejection::NotLedger {
+                action: ctx.action,
+                signer: ctx.signer,
+            });
+        }
+        match (&cmd.action, entry.seq) {
+            (Action::Genesis { .. }, 0) => {}
+            (Action::Genesis { .. }, _) => return Err(Rejection::GenesisRepeated),
+            (_, 0) => return Err(Rejection::GenesisMissing),
+            _ => {}
+        }
+        match &cmd.action {
+            Action::Genesis {
+                allowlist,
+                platform_keys,
+            } => {
+                check_allowlist(allowlist)?;
+                check_list("platform_keys", platform_keys)?;
+                Ok(Plan::Genesis {
+                    allowlist: allowlist.clone(),
+                    platform_keys: platform_keys.clone(),
+                })
+            }
+            Action::SetAllowlist { allowlist } => {
+                check_allowlist(allowlist)?;
+                Ok(Plan::SetAllowlist(allowlist.clone()))
+            }
+            Action::RegisterKeyring {
+                keyring_id,
+                threshold,
+                operators,
+                owners,
+            } => self.plan_register(&ctx, keyring_id, *threshold, operators, owners),
+            Action::StartKeygen { request } => self.plan_start_keygen(&ctx, request),
+            Action::StartPresign {
+                key,
+                session,
+                signers,
+            } => self.plan_start_presign(&ctx, key, session, signers),
+            Action::StartSign { request, presign } => self.plan_start_sign(&ctx, request, presign),
+            Action::AbortSession { session, reason } => self.plan_abort(session, reason),
+            Action::RequestKey {
+                keyring_id,
+                key_type,
+            } => self.plan_request_key(&ctx, keyring_id, key_type),
+            Action::RequestSignature {
+                key,
+                digest,
+                tweak,
+                note,
+            } => self.plan_request_signature(&ctx, key, digest, tweak, note),
+            Action::KeyGenerated {
+                request,
+                public_key,
+                chain_code,
+            } => self.plan_key_generated(&ctx, request, public_key, chain_code),
+            Action::PresignReady { session } => self.plan_presign_ready(&ctx, session),
+            Action::SignatureDone {
+                request,
+                r,
+                s,
+                recovery_id,
+            } => self.plan_signature_done(&ctx, request, (*r, *s, *recovery_id)),
+            Action::SessionFailed {
+                session,
+                blamed,
+                check,
+            } => self.plan_session_failed(&ctx, session, blamed, check),
+        }
+    }
+
+    fn id_in_use(&self, id: &Hash32) -> bool {
+        self.commands.contains(id)
+            || self.keys.contains_key(id)
+            || self.signatures.contains_key(id)
+            || self.presigns.contains_key(id)
+            || self.keygens.contains_key(id)
+    }
+
+    /// The keyring of `key` and the signer's operator index in it.
+    fn operator_of_key(&self, ctx: &Ctx, key: &Hash32) -> Result<(&Keyring, u16), Rejection> {
+        let rec = self.keys.get(key).ok_or(Rejection::UnknownKey(*key))?;
+        let ring = self
+            .keyrings
+            .get(&rec.keyring_id)
+            .ok_or_else(|| Rejection::UnknownKeyring(rec.keyring_id.clone()))?;
+        let index = ring
+            .operator_index(&ctx.signer)
+            .ok_or_else(|| Rejection::NotOperator {
+                signer: ctx.signer,
+                keyring: ring.id.clone(),
+            })?;
+        Ok((ring, index))
+    }
+
+    fn plan_register(
+        &self,
+        ctx: &Ctx,
+        keyring_id: &str,
+        threshold: u16,
+        operators: &[Operator],
+        owners: &[IdentityKey],
+    ) -> Result<Plan, Rejection> {
+        if keyring_id.is_empty()
+            || keyring_id.len() > 64
+            || !keyring_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(malformed(
+                "keyring_id",
+                "1 to 64 characters from [A-Za-z0-9._-]",
+            ));
+        }
+        if self.keyrings.contains_key(keyring_id) {
+            return Err(Rejection::DuplicateKeyring(keyring_id.to_string()));
+        }
+        if operators.is_empty() || operators.len() > MAX_OPERATORS {
+            return Err(malformed(
+                "operators",
+                format!("need 1 to {MAX_OPERATORS} operators"),
+            ));
+        }
+        let distinct: BTreeSet<_> = operators.iter().map(|o| o.identity).collect();
+        if distinct.len() != operators.len() {
+            return Err(malformed("operators", "an identity appears twice"));
+        }
+        if operators
+            .iter()
+            .any(|o| o.address.len() > 256 || o.region.len() > 64)
+        {
+            return Err(malformed(
+                "operators",
+                "address over 256 or region over 64 bytes",
+            ));
+        }
+        if threshold == 0 || usize::from(threshold) > operators.len() {
+            return Err(Rejection::BadThreshold {
+                threshold,
+                operators: operators.len(),
+            });
+        }
+        if owners.is_empty() {
+            return Err(malformed("owners", "a keyring needs at least one owner"));
+        }
+        check_list("owners", owners)?;
+        Ok(Plan::RegisterKeyring(Keyring {
+            id: keyring_id.to_string(),
+            threshold,
+            operators: operators.to_vec(),
+            owners: owners.to_vec(),
+            registered_seq: ctx.seq,
+        }))
+    }
+
+    fn plan_start_keygen(&self, ctx: &Ctx, request: &Hash32) -> Result<Plan, Rejection> {
+        let key = self
+            .keys
+            .get(request)
+            .ok_or(Rejection::UnknownKey(*request))?;
+        if key.status != KeyStatus::Pending {
+            return Err(wrong_state(
+                format!("key {request}"),
+                key.status.label(),
+                ctx.action,
+                "pending",
+            ));
+        }
+        Ok(Plan::StartKeygen(KeygenSession {
+            id: ctx.id,
+            key: *request,
+            aborted: None,
+            started_seq: ctx.seq,
+            started_at_ms: ctx.at_ms,
+        }))
+    }
+
+    fn plan_start_presign(
+        &self,
+        ctx: &Ctx,
+        key: &Hash32,
+        session: &Hash32,
+        signers: &[u16],
+    ) -> Result<Plan, Rejection> {
+        let rec = self.keys.get(key).ok_or(Rejection::UnknownKey(*key))?;
+        let ring = self
+            .keyrings
+            .get(&rec.keyring_id)
+            .ok_or_else(|| Rejection::UnknownKeyring(rec.keyring_id.clone()))?;
+        if !matches!(rec.status, KeyStatus::Active { .. }) {
+            return Err(wrong_state(
+                format!("key {key}"),
+                rec.status.label(),
+                ctx.action,
+                "active",
+            ));
+        }
+        if self.id_in_use(session) {
+            return Err(Rejection::DuplicateId(*session));
+        }
+        if signers.len() != usize::from(ring.threshold)
+            || !signers.windows(2).all(|w| matches!(w, [a, b] if a < b))
+            || signers.iter().any(|i| *i >= ring.n())
+        {
+            return Err(malformed(
+                "signers",
+                format!(
+                    "need {} distinct sorted indices below {}",
+                    ring.threshold,
+                    ring.n()
+                ),
+            ));
+        }
+        Ok(Plan::StartPresign(PresignSession {
+            id: *session,
+            key: *key,
+            signers: signers.to_vec(),
+            ready: BTreeSet::new(),
+            assigned: None,
+            aborted: None,
+            started_seq: ctx.seq,
+            started_at_ms: ctx.at_ms,
+        }))
+    }
+
+    fn plan_start_sign(
+        &self,
+        ctx: &Ctx,
+        request: &Hash32,
+        presign: &Hash32,
+    ) -> Result<Plan, Rejection> {
+        let req = self
+            .signatures
+            .get(request)
+            .ok_or(Rejection::UnknownRequest(*request))?;
+        let session = self
+            .presigns
+            .get(presign)
+            .ok_or(Rejection::UnknownSession(*presign))?;
+        if req.status != SignatureStatus::Pending {
+            return Err(wrong_state(
+                format!("request {request}"),
+                req.status.label(),
+                ctx.action,
+                "pending",
+            ));
+        }
+        if session.key != req.key {
+            return Err(Rejection::PresignWrongKey {
+                session: *presign,
+                session_key: session.key,
+                request_key: req.key,
+            });
+        }
+        if session.aborted.is_some() {
+            return Err(Rejection::PresignAborted(*presign));
+        }
+        if let Some(used) = session.assigned {
+            return Err(Rejection::PresignUsed {
+                session: *presign,
+                request: used,
+            });
+        }
+        if !session.is_ready() {
+            return Err(Rejection::PresignNotReady(*presign));
+        }
+        Ok(Plan::StartSign {
+            request: *request,
+            presign: *presign,
+            at_ms: ctx.at_ms,
+        })
+    }
+
+    fn plan_abort(&self, id: &Hash32, reason: &str) -> Result<Plan, Rejection> {
+        check_text("reason", reason)?;
+        let reason = reason.to_string();
+        if let Some(p) = self.presigns.get(id) {
+            if p.aborted.is_some() {
+                return Err(Rejection::PresignAborted(*id));
+            }
+            // The request it serves goes back to the queue, unless it already finished.
+            let release = p.assigned.filter(|r| {
+                matches!(self.signatures.get(r).map(|q| &q.status),
+                         Some(SignatureStatus::Signing { presign }) if presign == id)
+            });
+            return Ok(Plan::AbortPresign {
+                session: *id,
+                reason,
+                release,
+            });
+        }
+        if let Some(k) = self.keygens.get(id) {
+            let current = self.keygen_session(&k.key) == Some(*id);
+            if k.aborted.is_some() || !current {
+                return Err(wrong_state(
+                    format!("keygen session {id}"),
+                    "finished or aborted",
+                    "AbortSession",
+                    "a running session",
+                ));
+            }
+            return Ok(Plan::AbortKeygen {
+                session: *id,
+                key: k.key,
+                reason,
+            });
+        }
+        if let Some(k) = self.keys.get(id) {
+            return match k.status {
+                KeyStatus::Pending | KeyStatus::Generating { .. } => {
+                    Ok(Plan::FailKey { key: *id, reason })
+                }
+                _ => Err(wrong_state(
+                    format!("key {id}"),
+                    k.status.label(),
+                    "AbortSession",
+                    "pending or generating",
+                )),
+            };
+        }
+        if let Some(r) = self.signatures.get(id) {
+            return match r.status {
+                SignatureStatus::Pending | SignatureStatus::Signing { .. } => {
+                    Ok(Plan::FailSignature {
+                        request: *id,
+                        reason,
+                    })
+                }
+                _ => Err(wrong_state(
+                    format!("request {id}"),
+                    r.status.label(),
+                    "AbortSession",
+                    "pending or signing",
+                )),
+            };
+        }
+        Err(Rejection::UnknownSession(*id))
+    }
+
+    fn plan_request_key(
+        &self,
+        ctx: &Ctx,
+        keyring_id: &str,
+        key_type: &str,
+    ) -> Result<Plan, Rejection> {
+        let ring = self
+            .keyrings
+            .get(keyring_id)
+            .ok_or_else(|| Rejection::UnknownKeyring(keyring_id.to_string()))?;
+        if !ring.is_owner(&ctx.signer) {
+            return Err(Rejection::NotOwner {
+                signer: ctx.signer,
+                keyring: ring.id.clone(),
+            });
+        }
+        if key_type != KEY_TYPE_ECDSA_SECP256K1 {
+            return Err(Rejection::UnsupportedKeyType(key_type.to_string()));
+        }
+        if self.id_in_use(&ctx.id) {
+            return Err(Rejection::DuplicateId(ctx.id));
+        }
+        Ok(Plan::RequestKey(KeyRecord {
+            id: ctx.id,
+            keyring_id: keyring_id.to_string(),
+            key_type: key_type.to_string(),
+            requester: ctx.signer,
+            requested_seq: ctx.seq,
+            requested_at_ms: ctx.at_ms,
+            status: KeyStatus::Pending,
+            results: BTreeMap::new(),
+            attempts: 0,
+        }))
+    }
+
+    fn plan_request_signature(
+        &self,
+        ctx: &Ctx,
+        key: &Hash32,
+        digest: &Hash32,
+        tweak: &Option<Hash32>,
+        note: &Option<String>,
+    ) -> Result<Plan, Rejection> {
+        let rec = self.keys.get(key).ok_or(Rejection::UnknownKey(*key))?;
+        let ring = self
+            .keyrings
+            .get(&rec.keyring_id)
+            .ok_or_else(|| Rejection::UnknownKeyring(rec.keyring_id.clone()))?;
+        if !ring.is_owner(&ctx.signer) {
+            return Err(Rejection::NotOwner {
+                signer: ctx.signer,
+                keyring: ring.id.clone(),
+            });
+        }
+        let KeyStatus::Active { public_key, .. } = &rec.status else {
+            return Err(wrong_state(
+                format!("key {key}"),
+                rec.status.label(),
+                ctx.action,
+                "active",
+            ));
+        };
+        if let Some(n) = note {
+            check_text("note", n)?;
+        }
+        signing_key(public_key, tweak.as_ref())?;
+        if self.id_in_use(&ctx.id) {
+            return Err(Rejection::DuplicateId(ctx.id));
+        }
+        Ok(Plan::RequestSignature(SignatureRequest {
+            id: ctx.id,
+            key: *key,
+            digest: *digest,
+            tweak: *tweak,
+            note: note.clone(),
+            requester: ctx.signer,
+            requested_seq: ctx.seq,
+            requested_at_ms: ctx.at_ms,
+            status: SignatureStatus::Pending,
+            sign_started_at_ms: None,
+            shares: BTreeMap::new(),
+            attempts: 0,
+        }))
+    }
+
+    fn plan_key_generated(
+        &self,
+        ctx: &Ctx,
+        request: &Hash32,
+        public_key: &str,
+        chain_code: &Hash32,
+    ) -> Result<Plan, Rejection> {
+        let (ring, index) = self.operator_of_key(ctx, request)?;
+        let rec = self
+            .keys
+            .get(request)
+            .ok_or(Rejection::UnknownKey(*request))?;
+        if !matches!(rec.status, KeyStatus::Generating { .. }) {
+            return Err(wrong_state(
+                format!("key {request}"),
+                rec.status.label(),
+                ctx.action,
+                "generating",
+            ));
+        }
+        if rec.results.contains_key(&index) {
+            return Err(Rejection::Duplicate {
+                index,
+                action: ctx.action,
+                target: *request,
+            });
+        }
+        let public_key = parse_public_key(public_key)?;
+        let conflict = rec
+            .results
+            .iter()
+            .find(|(_, (pk, cc))| *pk != public_key || cc != chain_code);
+        let outcome = if let Some((other, _)) = conflict {
+            KeygenOutcome::Conflict(format!(
+                "operators {other} and {index} reported different keys"
+            ))
+        } else if rec.results.len() + 1 >= usize::from(ring.n()) {
+            KeygenOutcome::Active
+        } else {
+            KeygenOutcome::Partial
+        };
+        Ok(Plan::KeyGenerated {
+            key: *request,
+            index,
+            public_key,
+            chain_code: *chain_code,
+            outcome,
+        })
+    }
+
+    fn plan_presign_ready(&self, ctx: &Ctx, session: &Hash32) -> Result<Plan, Rejection> {
+        let p = self
+            .presigns
+            .get(session)
+            .ok_or(Rejection::UnknownSession(*session))?;
+        let (_, index) = self.operator_of_key(ctx, &p.key)?;
+        if !p.signers.contains(&index) {
+            return Err(Rejection::NotSessionMember {
+                index,
+                session: *session,
+            });
+        }
+        if p.aborted.is_some() {
+            return Err(Rejection::PresignAborted(*session));
+        }
+        if p.ready.contains(&index) {
+            return Err(Rejection::Duplicate {
+                index,
+                action: ctx.action,
+                target: *session,
+            });
+        }
+        Ok(Plan::PresignReady {
+            session: *session,
+            index,
+        })
+    }
+
+    fn plan_signature_done(
+        &self,
+        ctx: &Ctx,
+        request: &Hash32,
+        sig: (Hash32, Hash32, u8),
+    ) -> Result<Plan, Rejection> {
+        let req = self
+            .signatures
+            .get(request)
+            .ok_or(Rejection::UnknownRequest(*request))?;
+        let (ring, index) = self.operator_of_key(ctx, &req.key)?;
+        let SignatureStatus::Signing { presign } = req.status else {
+            return Err(wrong_state(
+                format!("request {request}"),
+                req.status.label(),
+                ctx.action,
+                "signing",
+            ));
+        };
+        let session = self
+            .presigns
+            .get(&presign)
+            .ok_or(Rejection::UnknownSession(presign))?;
+        if !session.signers.contains(&index) {
+            return Err(Rejection::NotSessionMember {
+                index,
+                session: presign,
+            });
+        }
+        if req.shares.contains_key(&index) {
+            return Err(Rejection::Duplicate {
+                index,
+                action: ctx.action,
+                target: *request,
+            });
+        }
+        let KeyStatus::Active { public_key, .. } = &self
+            .keys
+            .get(&req.key)
+            .ok_or(Rejection::UnknownKey(req.key))?
+            .status
+        else {
+            return Err(wrong_state(
+                format!("key {}", req.key),
+                "not active",
+                ctx.action,
+                "active",
+            ));
+        };
+        verify_ecdsa(public_key, req.tweak.as_ref(), &req.digest, sig)?;
+        let mut agreeing: Vec<u16> = req
+            .shares
+            .iter()
+            .filter(|(_, s)| **s == sig)
+            .map(|(i, _)| *i)
+            .collect();
+        agreeing.push(index);
+        agreeing.sort_unstable();
+        let done = (agreeing.len() >= usize::from(ring.threshold)).then_some(agreeing);
+        Ok(Plan::SignatureDone {
+            request: *request,
+            index,
+            sig,
+            done,
+        })
+    }
+
+    fn plan_session_failed(
+        &self,
+        ctx: &Ctx,
+        session: &Hash32,
+        blamed: &[u16],
+        check: &str,
+    ) -> Result<Plan, Rejection> {
+        let key = match self.session(session) {
+            Some(SessionRef::Presign(p)) => p.key,
+            Some(SessionRef::Keygen(k)) => k.key,
+            None => return Err(Rejection::UnknownSession(*session)),
+        };
+        let (_, index) = self.operator_of_key(ctx, &key)?;
+        let members = self.session_members(session).unwrap_or_default();
+        if !members.contains(&index) {
+            return Err(Rejection::NotSessionMember {
+                index,
+                session: *session,
+            });
+        }
+        if blamed.len() > members.len() || blamed.iter().any(|b| !members.contains(b)) {
+            return Err(malformed("blamed", "must name members of the session"));
+        }
+        if check.len() > 128 {
+            return Err(malformed("check", "over 128 bytes"));
+        }
+        if self
+            .failure_reports(session)
+            .iter()
+            .any(|r| r.reporter == index)
+        {
+            return Err(Rejection::Duplicate {
+                index,
+                action: ctx.action,
+                target: *session,
+            });
+        }
+        let mut blamed = blamed.to_vec();
+        blamed.sort_unstable();
+        blamed.dedup();
+        Ok(Plan::SessionFailed {
+            session: *session,
+            report: FailureReport {
+                seq: ctx.seq,
+                reporter: index,
+                blamed,
+                check: check.to_string(),
+            },
+        })
+    }
+
+    // ---- applying -------------------------------------------------------------------------
+
+    /// Applies a checked plan. Every lookup below succeeded in `plan`, so the `if let`s always
+    /// match; they are there because the lints forbid panicking.
+    fn exec(&mut self, entry: &Entry, plan: Plan) {
+        let sc = &entry.command;
+        self.commands.insert(sc.id());
+        self.nonces.insert((sc.signer, sc.command.nonce));
+        self.head = entry.hash;
+        self.next_seq = entry.seq.saturating_add(1);
+        match plan {
+            Plan::Genesis {
+                allowlist,
+                platform_keys,
+            } => {
+                self.allowlist = allowlist;
+                self.platform_keys = platform_keys;
+            }
+            Plan::RegisterKeyring(ring) => {
+                self.keyrings.insert(ring.id.clone(), ring);
+            }
+            Plan::SetAllowlist(list) => self.allowlist = list,
+            Plan::StartKeygen(session) => {
+                if let Some(k) = self.keys.get_mut(&session.key) {
+                    k.status = KeyStatus::Generating {
+                        session: session.id,
+                    };
+                    k.results.clear();
+                    k.attempts = k.attempts.saturating_add(1);
+                }
+                self.keygens.insert(session.id, session);
+            }
+            Plan::StartPresign(session) => {
+                self.presigns.insert(session.id, session);
+            }
+            Plan::StartSign {
+                request,
+                presign,
+                at_ms,
+            } => {
+                if let Some(p) = self.presigns.get_mut(&presign) {
+                    p.assigned = Some(request);
+                }
+                if let Some(r) = self.signatures.get_mut(&request) {
+                    r.status = SignatureStatus::Signing { presign };
+                    r.sign_started_at_ms = Some(at_ms);
+                    r.shares.clear();
+                    r.attempts = r.attempts.saturating_add(1);
+                }
+            }
+            Plan::AbortPresign {
+                session,
+                reason,
+                release,
+            } => {
+                if let Some(p) = self.presigns.get_mut(&session) {
+                    p.aborted = Some(reason);
+                }
+                if let Some(r) = release.and_then(|r| self.signatures.get_mut(&r)) {
+                    r.status = SignatureStatus::Pending;
+                    r.sign_started_at_ms = None;
+                    r.shares.clear();
+                }
+            }
+            Plan::AbortKeygen {
+                session,
+                key,
+                reason,
+            } => {
+                if let Some(s) = self.keygens.get_mut(&session) {
+                    s.aborted = Some(reason);
+                }
+                if let Some(k) = self.keys.get_mut(&key) {
+                    k.status = KeyStatus::Pending;
+                    k.results.clear();
+                }
+            }
+            Plan::FailKey { key, reason } => {
+                if let Some(session) = self.keygen_session(&key) {
+                    if let Some(s) = self.keygens.get_mut(&session) {
+                        s.aborted = Some(reason.clone());
+                    }
+                }
+                if let Some(k) = self.keys.get_mut(&key) {
+                    k.status = KeyStatus::Failed { reason };
+                }
+            }
+            Plan::FailSignature { request, reason } => {
+                let presign = match self.signatures.get(&request).map(|r| &r.status) {
+                    Some(SignatureStatus::Signing { presign }) => Some(*presign),
+                    _ => None,
+                };
+                if let Some(p) = presign.and_then(|p| self.presigns.get_mut(&p)) {
+                    p.aborted.get_or_insert_with(|| reason.clone());
+                }
+                if let Some(r) = self.signatures.get_mut(&request) {
+                    r.status = SignatureStatus::Failed { reason };
+                }
+            }
+            Plan::RequestKey(rec) => {
+                self.keys.insert(rec.id, rec);
+            }
+            Plan::RequestSignature(req) => {
+                self.signatures.insert(req.id, req);
+            }
+            Plan::KeyGenerated {
+                key,
+                index,
+                public_key,
+                chain_code,
+                outcome,
+            } => {
+                if let Some(k) = self.keys.get_mut(&key) {
+                    k.results.insert(index, (public_key.clone(), chain_code));
+                    match outcome {
+                        KeygenOutcome::Partial => {}
+                        KeygenOutcome::Active => {
+                            k.status = KeyStatus::Active {
+                                public_key,
+                                chain_code,
+                            }
+                        }
+                        KeygenOutcome::Conflict(reason) => k.status = KeyStatus::Failed { reason },
+                    }
+                }
+            }
+            Plan::PresignReady { session, index } => {
+                if let Some(p) = self.presigns.get_mut(&session) {
+                    p.ready.insert(index);
+                }
+            }
+            Plan::SignatureDone {
+                request,
+                index,
+                sig,
+                done,
+            } => {
+                if let Some(r) = self.signatures.get_mut(&request) {
+                    r.shares.insert(index, sig);
+                    if let Some(signers) = done {
+                        r.status = SignatureStatus::Done {
+                            r: sig.0,
+                            s: sig.1,
+                            recovery_id: sig.2,
+                            signers,
+                        };
+                    }
+                }
+            }
+            Plan::SessionFailed { session, report } => {
+                self.failures.entry(session).or_default().push(report);
+            }
+        }
+    }
+}
+
+/// What the rules need to know about the command being checked.
+struct Ctx {
+    seq: u64,
+    id: Hash32,
+    signer: IdentityKey,
+    at_ms: u64,
+    action: &'static str,
+}
+
+fn ledger_only(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::Genesis { .. }
+            | Action::RegisterKeyring { .. }
+            | Action::SetAllowlist { .. }
+            | Action::StartKeygen { .. }
+            | Action::StartPresign { .. }
+            | Action::StartSign { .. }
+            | Action::AbortSession { .. }
+    )
+}
+
+fn malformed(field: &'static str, reason: impl Into<String>) -> Rejection {
+    Rejection::Malformed {
+        field,
+        reason: reason.into(),
+    }
+}
+
+fn wrong_state(
+    what: String,
+    actual: &str,
+    action: &'static str,
+    needed: &'static str,
+) -> Rejection {
+    Rejection::WrongState {
+        what,
+        actual: actual.to_string(),
+        action,
+        needed,
+    }
+}
+
+fn check_text(field: &'static str, s: &str) -> Result<(), Rejection> {
+    if s.len() > MAX_TEXT {
+        return Err(malformed(field, format!("over {MAX_TEXT} bytes")));
+    }
+    Ok(())
+}
+
+fn check_list<T: Ord>(field: &'static str, list: &[T]) -> Result<(), Rejection> {
+    if list.len() > MAX_LIST {
+        return Err(malformed(field, format!("over {MAX_LIST} entries")));
+    }
+    let distinct: BTreeSet<&T> = list.iter().collect();
+    if distinct.len() != list.len() {
+        return Err(malformed(field, "duplicate entries"));
+    }
+    Ok(())
+}
+
+fn check_allowlist(list: &[String]) -> Result<(), Rejection> {
+    check_list("allowlist", list)?;
+    for m in list {
+        if m.len() != 64 || !m.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
+            return Err(malformed(
+                "allowlist",
+                format!("{m:?} is not 64 lowercase hex digits"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Parses a 33-byte compressed SEC1 point; returns it as lowercase hex.
+fn parse_public_key(hex_str: &str) -> Result<String, Rejection> {
+    let bytes = hex::decode(hex_str).map_err(|e| malformed("public_key", e.to_string()))?;
+    if bytes.len() != 33 {
+        return Err(malformed("public_key", "expected 33 bytes (compressed)"));
+    }
+    k256::PublicKey::from_sec1_bytes(&bytes)
+        .map_err(|_| malformed("public_key", "not a point on secp256k1"))?;
+    Ok(hex::encode(bytes))
+}
+
+/// The key a request signs under: `public_key + tweak·G`.
+pub fn signing_key(
+    public_key_hex: &str,
+    tweak: Option<&Hash32>,
+) -> Result<k256::ecdsa::VerifyingKey, Rejection> {
+    let bytes = hex::decode(public_key_hex).map_err(|e| malformed("public_key", e.to_string()))?;
+    let pk = k256::PublicKey::from_sec1_bytes(&bytes)
+        .map_err(|_| malformed("public_key", "not a point on secp256k1"))?;
+    let mut point = pk.to_projective();
+    if let Some(t) = tweak {
+        let scalar: Option<Scalar> = Scalar::from_repr(FieldBytes::from(t.0)).into();
+        let scalar = scalar.ok_or_else(|| malformed("tweak", "not below the group order"))?;
+        point += ProjectivePoint::GENERATOR * scalar;
+    }
+    if bool::from(point.is_identity()) {
+        return Err(malformed("tweak", "tweaked key is the point at infinity"));
+    }
+    k256::ecdsa::VerifyingKey::from_affine(point.to_affine())
+        .map_err(|e| malformed("public_key", e.to_string()))
+}
+
+/// Checks a final signature: valid for `digest` under the (tweaked) key, low-s, and its
+/// recovery id recovers that key.
+fn verify_ecdsa(
+    public_key_hex: &str,
+    tweak: Option<&Hash32>,
+    digest: &Hash32,
+    (r, s, recovery_id): (Hash32, Hash32, u8),
+) -> Result<(), Rejection> {
+    let vk = signing_key(public_key_hex, tweak)?;
+    let sig = k256::ecdsa::Signature::from_scalars(FieldBytes::from(r.0), FieldBytes::from(s.0))
+        .map_err(|_| Rejection::InvalidSignature("r or s is zero or not below n".into()))?;
+    if sig.normalize_s().is_some() {
+        return Err(Rejection::HighS);
+    }
+    vk.verify_prehash(&digest.0, &sig).map_err(|_| {
+        Rejection::InvalidSignature("not valid for the digest under the key".into())
+    })?;
+    let rid = k256::ecdsa::RecoveryId::from_byte(recovery_id)
+        .ok_or(Rejection::WrongRecoveryId(recovery_id))?;
+    let recovered = k256::ecdsa::VerifyingKey::recover_from_prehash(&digest.0, &sig, rid)
+        .map_err(|_| Rejection::WrongRecoveryId(recovery_id))?;
+    if recovered != vk {
+        return Err(Rejection::WrongRecoveryId(recovery_id));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

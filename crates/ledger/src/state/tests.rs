@@ -1,0 +1,976 @@
+//! One test per rejection, plus the happy paths they guard.
+
+use k256::ecdsa::{RecoveryId, SigningKey};
+use tessera_identity::Identity;
+
+use super::*;
+use crate::command::{Command, Entry, Hash32, Operator, SignedCommand};
+
+const NET: &str = "testnet";
+
+#[derive(Clone, Copy, Debug)]
+enum Who {
+    Ledger,
+    Owner,
+    Op(usize),
+    Outsider,
+}
+
+struct Net {
+    state: State,
+    ledger: Identity,
+    owner: Identity,
+    ops: Vec<Identity>,
+    outsider: Identity,
+    counter: u64,
+}
+
+fn id(seed: u8) -> Identity {
+    Identity::from_secret_bytes(&[seed; 32])
+}
+
+/// The ECDSA key the fake operators "generated".
+fn ecdsa_secret() -> SigningKey {
+    SigningKey::from_bytes(&[7u8; 32].into()).unwrap()
+}
+
+fn compressed_hex(sk: &SigningKey) -> String {
+    hex::encode(sk.verifying_key().to_encoded_point(true).as_bytes())
+}
+
+fn sign(sk: &SigningKey, digest: &Hash32) -> (Hash32, Hash32, u8) {
+    let (sig, rid): (k256::ecdsa::Signature, RecoveryId) =
+        sk.sign_prehash_recoverable(&digest.0).unwrap();
+    let (r, s) = sig.split_bytes();
+    (Hash32(r.into()), Hash32(s.into()), rid.to_byte())
+}
+
+impl Net {
+    /// Genesis and keyring "ring" with `n` operators, threshold `t`.
+    fn new(n: usize, t: u16) -> Net {
+        let mut net = Net {
+            state: State::new(NET.into(), id(1).public()),
+            ledger: id(1),
+            owner: id(2),
+            ops: (0..n).map(|i| id(10 + i as u8)).collect(),
+            outsider: id(3),
+            counter: 0,
+        };
+        net.ok(
+            Who::Ledger,
+            Action::Genesis {
+                allowlist: vec!["ab".repeat(32)],
+                platform_keys: vec![id(4).public()],
+            },
+        );
+        let operators = net
+            .ops
+            .iter()
+            .enumerate()
+            .map(|(i, o)| Operator {
+                identity: o.public(),
+                address: format!("127.0.0.1:{}", 7000 + i),
+                region: "local".into(),
+            })
+            .collect();
+        net.ok(
+            Who::Ledger,
+            Action::RegisterKeyring {
+                keyring_id: "ring".into(),
+                threshold: t,
+                operators,
+                owners: vec![net.owner.public()],
+            },
+        );
+        net
+    }
+
+    fn ident(&self, who: Who) -> &Identity {
+        match who {
+            Who::Ledger => &self.ledger,
+            Who::Owner => &self.owner,
+            Who::Op(i) => self.ops.get(i).unwrap_or(&self.outsider),
+            Who::Outsider => &self.outsider,
+        }
+    }
+
+    fn command(&mut self, who: Who, action: Action) -> SignedCommand {
+        self.counter += 1;
+        let mut nonce = [0u8; 16];
+        nonce[..8].copy_from_slice(&self.counter.to_be_bytes());
+        let cmd = Command {
+            network: NET.into(),
+            nonce,
+            issued_at_ms: 1_000 + self.counter,
+            action,
+        };
+        SignedCommand::sign(self.ident(who), cmd)
+    }
+
+    /// Applies the entry for `sc`; on rejection asserts the state did not change.
+    fn submit(&mut self, sc: SignedCommand) -> Result<Hash32, Rejection> {
+        let entry = self.state.next_entry(sc);
+        let before = self.state.clone();
+        match self.state.apply(&entry) {
+            Ok(()) => Ok(entry.command.id()),
+            Err(e) => {
+                assert_eq!(self.state, before, "a rejected entry changed the state");
+                Err(e)
+            }
+        }
+    }
+
+    fn push(&mut self, who: Who, action: Action) -> Result<Hash32, Rejection> {
+        let sc = self.command(who, action);
+        self.submit(sc)
+    }
+
+    #[track_caller]
+    fn ok(&mut self, who: Who, action: Action) -> Hash32 {
+        match self.push(who, action) {
+            Ok(id) => id,
+            Err(e) => panic!("unexpected rejection: {e}"),
+        }
+    }
+
+    #[track_caller]
+    fn rejected(&mut self, who: Who, action: Action) -> Rejection {
+        match self.push(who, action) {
+            Err(e) => e,
+            Ok(_) => panic!("expected a rejection"),
+        }
+    }
+
+    fn n(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// A requested key, keygen started, not yet reported.
+    fn generating_key(&mut self) -> Hash32 {
+        let key = self.ok(
+            Who::Owner,
+            Action::RequestKey {
+                keyring_id: "ring".into(),
+                key_type: "ecdsa-secp256k1".into(),
+            },
+        );
+        self.ok(Who::Ledger, Action::StartKeygen { request: key });
+        key
+    }
+
+    fn key_generated(&self, key: Hash32) -> Action {
+        Action::KeyGenerated {
+            request: key,
+            public_key: compressed_hex(&ecdsa_secret()),
+            chain_code: Hash32([9; 32]),
+        }
+    }
+
+    fn active_key(&mut self) -> Hash32 {
+        let key = self.generating_key();
+        for i in 0..self.n() {
+            let a = self.key_generated(key);
+            self.ok(Who::Op(i), a);
+        }
+        key
+    }
+
+    fn presign(&mut self, key: Hash32, signers: &[u16], tag: u8) -> Hash32 {
+        let session = Hash32([tag; 32]);
+        self.ok(
+            Who::Ledger,
+            Action::StartPresign {
+                key,
+                session,
+                signers: signers.to_vec(),
+            },
+        );
+        session
+    }
+
+    fn ready(&mut self, session: Hash32, signers: &[u16]) {
+        for i in signers {
+            self.ok(Who::Op(usize::from(*i)), Action::PresignReady { session });
+        }
+    }
+
+    fn request_signature(&mut self, key: Hash32, digest: Hash32, tweak: Option<Hash32>) -> Hash32 {
+        self.ok(
+            Who::Owner,
+            Action::RequestSignature {
+                key,
+                digest,
+                tweak,
+                note: None,
+            },
+        )
+    }
+
+    /// Key active, presign 0,1 ready and assigned to a fresh request over `digest`.
+    fn signing(&mut self, digest: Hash32, tweak: Option<Hash32>) -> (Hash32, Hash32) {
+        let key = self.active_key();
+        let p = self.presign(key, &[0, 1], 0x51);
+        self.ready(p, &[0, 1]);
+        let req = self.request_signature(key, digest, tweak);
+        self.ok(
+            Who::Ledger,
+            Action::StartSign {
+                request: req,
+                presign: p,
+            },
+        );
+        (key, req)
+    }
+}
+
+fn done(request: Hash32, sig: (Hash32, Hash32, u8)) -> Action {
+    Action::SignatureDone {
+        request,
+        r: sig.0,
+        s: sig.1,
+        recovery_id: sig.2,
+    }
+}
+
+#[test]
+fn full_flow_key_presign_sign() {
+    let mut net = Net::new(3, 2);
+    let key = net.active_key();
+    let pk = compressed_hex(&ecdsa_secret());
+    assert_eq!(
+        net.state.key(&key).map(|k| k.status.clone()),
+        Some(KeyStatus::Active {
+            public_key: pk,
+            chain_code: Hash32([9; 32])
+        })
+    );
+    let p = net.presign(key, &[0, 2], 0x51);
+    net.ready(p, &[0, 2]);
+    assert!(net.state.presign(&p).is_some_and(|s| s.is_available()));
+    let digest = Hash32([0x42; 32]);
+    let req = net.request_signature(key, digest, None);
+    net.ok(
+        Who::Ledger,
+        Action::StartSign {
+            request: req,
+            presign: p,
+        },
+    );
+    let sig = sign(&ecdsa_secret(), &digest);
+    net.ok(Who::Op(0), done(req, sig));
+    assert!(matches!(
+        net.state.signature_request(&req).map(|r| &r.status),
+        Some(SignatureStatus::Signing { .. })
+    ));
+    net.ok(Who::Op(2), done(req, sig));
+    assert_eq!(
+        net.state.signature_request(&req).map(|r| r.status.clone()),
+        Some(SignatureStatus::Done {
+            r: sig.0,
+            s: sig.1,
+            recovery_id: sig.2,
+            signers: vec![0, 2],
+        })
+    );
+    assert_eq!(net.state.head_seq(), Some(net.state.next_seq() - 1));
+}
+
+#[test]
+fn tweaked_signature_is_checked_under_the_child_key() {
+    let mut net = Net::new(2, 2);
+    let tweak = Hash32([3; 32]);
+    let digest = Hash32([0x42; 32]);
+    let (_, req) = net.signing(digest, Some(tweak));
+    // A signature under the untweaked key is refused.
+    let untweaked = sign(&ecdsa_secret(), &digest);
+    assert!(matches!(
+        net.rejected(Who::Op(0), done(req, untweaked)),
+        Rejection::InvalidSignature(_)
+    ));
+    let t: Option<Scalar> = Scalar::from_repr(FieldBytes::from(tweak.0)).into();
+    let child = *ecdsa_secret().as_nonzero_scalar().as_ref() + t.unwrap_or(Scalar::ZERO);
+    let child = SigningKey::from_bytes(&child.to_bytes()).unwrap();
+    let sig = sign(&child, &digest);
+    net.ok(Who::Op(0), done(req, sig));
+    net.ok(Who::Op(1), done(req, sig));
+    assert!(matches!(
+        net.state.signature_request(&req).map(|r| &r.status),
+        Some(SignatureStatus::Done { .. })
+    ));
+}
+
+#[test]
+fn forged_signature_is_rejected() {
+    let mut net = Net::new(2, 2);
+    let mut sc = net.command(
+        Who::Owner,
+        Action::RequestKey {
+            keyring_id: "ring".into(),
+            key_type: "ecdsa-secp256k1".into(),
+        },
+    );
+    sc.signature.0[0] ^= 1;
+    assert!(matches!(
+        net.submit(sc.clone()),
+        Err(Rejection::BadSignature(_))
+    ));
+    // A valid signature by someone else, claimed for the owner.
+    let mut stolen = sc.clone();
+    stolen.signature = SignedCommand::sign(&net.outsider, sc.command.clone()).signature;
+    assert!(matches!(
+        net.submit(stolen),
+        Err(Rejection::BadSignature(_))
+    ));
+    assert_eq!(
+        Rejection::BadSignature(net.owner.public()).kind(),
+        RejectionKind::Unauthorized
+    );
+}
+
+#[test]
+fn broken_hash_link_is_rejected() {
+    let mut net = Net::new(2, 2);
+    let sc = net.command(
+        Who::Owner,
+        Action::RequestKey {
+            keyring_id: "ring".into(),
+            key_type: "ecdsa-secp256k1".into(),
+        },
+    );
+    let good = net.state.next_entry(sc.clone());
+    let before = net.state.clone();
+    let wrong_prev = Entry::new(good.seq, Hash32([1; 32]), sc.clone());
+    assert!(matches!(
+        net.state.apply(&wrong_prev),
+        Err(Rejection::Link(LinkError::Prev { .. }))
+    ));
+    let wrong_seq = Entry::new(good.seq + 1, good.prev, sc.clone());
+    assert!(matches!(
+        net.state.apply(&wrong_seq),
+        Err(Rejection::Link(LinkError::Seq { .. }))
+    ));
+    let mut wrong_hash = good.clone();
+    wrong_hash.hash.0[0] ^= 1;
+    assert!(matches!(
+        net.state.apply(&wrong_hash),
+        Err(Rejection::Link(LinkError::Hash { .. }))
+    ));
+    assert_eq!(net.state, before);
+    assert!(net.state.apply(&good).is_ok());
+}
+
+#[test]
+fn replayed_command_is_rejected() {
+    let mut net = Net::new(2, 2);
+    let sc = net.command(
+        Who::Owner,
+        Action::RequestKey {
+            keyring_id: "ring".into(),
+            key_type: "ecdsa-secp256k1".into(),
+        },
+    );
+    let id = net.submit(sc.clone()).ok();
+    assert_eq!(net.submit(sc.clone()), Err(Rejection::Replay(sc.id())));
+    assert_eq!(id, Some(sc.id()));
+    // Same nonce, different content: still a replay of the nonce.
+    let mut again = sc.command.clone();
+    again.issued_at_ms += 1;
+    let resigned = SignedCommand::sign(&net.owner, again);
+    assert!(matches!(
+        net.submit(resigned),
+        Err(Rejection::NonceReused { .. })
+    ));
+    assert_eq!(Rejection::Replay(sc.id()).kind(), RejectionKind::Conflict);
+}
+
+#[test]
+fn wrong_network_is_rejected() {
+    let mut net = Net::new(2, 2);
+    let mut sc = net.command(
+        Who::Owner,
+        Action::RequestKey {
+            keyring_id: "ring".into(),
+            key_type: "ecdsa-secp256k1".into(),
+        },
+    );
+    sc.command.network = "mainnet".into();
+    let sc = SignedCommand::sign(&net.owner, sc.command);
+    assert!(matches!(
+        net.submit(sc),
+        Err(Rejection::WrongNetwork { .. })
+    ));
+}
+
+#[test]
+fn genesis_comes_first_and_once() {
+    let mut state = State::new(NET.into(), id(1).public());
+    let sc = SignedCommand::sign(
+        &id(1),
+        Command {
+            network: NET.into(),
+            nonce: [1; 16],
+            issued_at_ms: 0,
+            action: Action::SetAllowlist { allowlist: vec![] },
+        },
+    );
+    assert_eq!(
+        state.apply(&state.next_entry(sc)),
+        Err(Rejection::GenesisMissing)
+    );
+    let mut net = Net::new(2, 2);
+    let e = net.rejected(
+        Who::Ledger,
+        Action::Genesis {
+            allowlist: vec![],
+            platform_keys: vec![],
+        },
+    );
+    assert_eq!(e, Rejection::GenesisRepeated);
+}
+
+#[test]
+fn ledger_actions_by_anyone_else_are_unauthorized() {
+    let mut net = Net::new(3, 2);
+    let key = net.active_key();
+    let actions = vec![
+        Action::SetAllowlist { allowlist: vec![] },
+        Action::RegisterKeyring {
+            keyring_id: "other".into(),
+            threshold: 1,
+            operators: vec![],
+            owners: vec![],
+        },
+        Action::StartKeygen { request: key },
+        Action::StartPresign {
+            key,
+            session: Hash32([1; 32]),
+            signers: vec![0, 1],
+        },
+        Action::StartSign {
+            request: key,
+            presign: key,
+        },
+        Action::AbortSession {
+            session: key,
+            reason: "x".into(),
+        },
+    ];
+    for a in actions {
+        for who in [Who::Owner, Who::Op(0), Who::Outsider] {
+            let e = net.rejected(who, a.clone());
+            assert!(matches!(e, Rejection::NotLedger { .. }), "{e}");
+            assert_eq!(e.kind(), RejectionKind::Unauthorized);
+        }
+    }
+}
+
+#[test]
+fn owner_actions_by_non_owners_are_unauthorized() {
+    let mut net = Net::new(2, 2);
+    let key = net.active_key();
+    for who in [Who::Op(0), Who::Outsider, Who::Ledger] {
+        let e = net.rejected(
+            who,
+            Action::RequestKey {
+                keyring_id: "ring".into(),
+                key_type: "ecdsa-secp256k1".into(),
+            },
+        );
+        assert!(matches!(e, Rejection::NotOwner { .. }), "{e}");
+        let e = net.rejected(
+            who,
+            Action::RequestSignature {
+                key,
+                digest: Hash32([1; 32]),
+                tweak: None,
+                note: None,
+            },
+        );
+        assert!(matches!(e, Rejection::NotOwner { .. }), "{e}");
+    }
+}
+
+#[test]
+fn operator_actions_by_non_operators_are_unauthorized() {
+    let mut net = Net::new(3, 2);
+    let key = net.generating_key();
+    let kg = net.key_generated(key);
+    for who in [Who::Owner, Who::Outsider, Who::Ledger] {
+        let e = net.rejected(who, kg.clone());
+        assert!(matches!(e, Rejection::NotOperator { .. }), "{e}");
+    }
+    for i in 0..3 {
+        net.ok(Who::Op(i), kg.clone());
+    }
+    let p = net.presign(key, &[0, 1], 0x51);
+    let e = net.rejected(Who::Outsider, Action::PresignReady { session: p });
+    assert!(matches!(e, Rejection::NotOperator { .. }), "{e}");
+    let e = net.rejected(
+        Who::Owner,
+        Action::SessionFailed {
+            session: p,
+            blamed: vec![],
+            check: "x".into(),
+        },
+    );
+    assert!(matches!(e, Rejection::NotOperator { .. }), "{e}");
+}
+
+#[test]
+fn session_actions_by_non_members_are_unauthorized() {
+    let mut net = Net::new(3, 2);
+    let digest = Hash32([5; 32]);
+    let (_, req) = net.signing(digest, None);
+    // Operator 2 is in the keyring but not in the signer set {0, 1}.
+    let sig = sign(&ecdsa_secret(), &digest);
+    let e = net.rejected(Who::Op(2), done(req, sig));
+    assert!(
+        matches!(e, Rejection::NotSessionMember { index: 2, .. }),
+        "{e}"
+    );
+    let e = net.rejected(
+        Who::Op(2),
+        Action::PresignReady {
+            session: Hash32([0x51; 32]),
+        },
+    );
+    assert!(
+        matches!(e, Rejection::NotSessionMember { index: 2, .. }),
+        "{e}"
+    );
+    let e = net.rejected(Who::Outsider, done(req, sig));
+    assert!(matches!(e, Rejection::NotOperator { .. }), "{e}");
+}
+
+#[test]
+fn keyring_rules() {
+    let mut net = Net::new(2, 2);
+    let op = |b: u8| Operator {
+        identity: id(b).public(),
+        address: "a".into(),
+        region: "r".into(),
+    };
+    let ring = |id: &str, t: u16, ops: Vec<Operator>| Action::RegisterKeyring {
+        keyring_id: id.into(),
+        threshold: t,
+        operators: ops,
+        owners: vec![id_owner()],
+    };
+    fn id_owner() -> IdentityKey {
+        id(2).public()
+    }
+    let e = net.rejected(Who::Ledger, ring("ring", 1, vec![op(20)]));
+    assert_eq!(e, Rejection::DuplicateKeyring("ring".into()));
+    let e = net.rejected(Who::Ledger, ring("r2", 0, vec![op(20)]));
+    assert!(matches!(e, Rejection::BadThreshold { .. }));
+    let e = net.rejected(Who::Ledger, ring("r2", 3, vec![op(20), op(21)]));
+    assert!(matches!(e, Rejection::BadThreshold { .. }));
+    let e = net.rejected(Who::Ledger, ring("r2", 1, vec![op(20), op(20)]));
+    assert!(matches!(
+        e,
+        Rejection::Malformed {
+            field: "operators",
+            ..
+        }
+    ));
+    let e = net.rejected(Who::Ledger, ring("bad id!", 1, vec![op(20)]));
+    assert!(matches!(
+        e,
+        Rejection::Malformed {
+            field: "keyring_id",
+            ..
+        }
+    ));
+    // t = 1 is allowed.
+    net.ok(Who::Ledger, ring("solo", 1, vec![op(20)]));
+    let e = net.rejected(
+        Who::Owner,
+        Action::RequestKey {
+            keyring_id: "nope".into(),
+            key_type: "ecdsa-secp256k1".into(),
+        },
+    );
+    assert_eq!(e.kind(), RejectionKind::Unknown);
+    let e = net.rejected(
+        Who::Owner,
+        Action::RequestKey {
+            keyring_id: "ring".into(),
+            key_type: "ed25519".into(),
+        },
+    );
+    assert!(matches!(e, Rejection::UnsupportedKeyType(_)));
+    let e = net.rejected(
+        Who::Ledger,
+        Action::SetAllowlist {
+            allowlist: vec!["AB".repeat(32)],
+        },
+    );
+    assert!(matches!(
+        e,
+        Rejection::Malformed {
+            field: "allowlist",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn key_generated_conflict_marks_the_key_failed() {
+    let mut net = Net::new(3, 2);
+    let key = net.generating_key();
+    let kg = net.key_generated(key);
+    net.ok(Who::Op(0), kg.clone());
+    assert_eq!(
+        net.rejected(Who::Op(0), kg.clone()),
+        Rejection::Duplicate {
+            index: 0,
+            action: "KeyGenerated",
+            target: key
+        }
+    );
+    let other = SigningKey::from_bytes(&[8u8; 32].into()).unwrap();
+    net.ok(
+        Who::Op(1),
+        Action::KeyGenerated {
+            request: key,
+            public_key: compressed_hex(&other),
+            chain_code: Hash32([9; 32]),
+        },
+    );
+    assert!(matches!(
+        net.state.key(&key).map(|k| &k.status),
+        Some(KeyStatus::Failed { .. })
+    ));
+    // Nothing more is accepted for it.
+    let e = net.rejected(Who::Op(2), kg);
+    assert!(matches!(e, Rejection::WrongState { .. }), "{e}");
+    let e = net.rejected(
+        Who::Op(2),
+        Action::KeyGenerated {
+            request: key,
+            public_key: "02".repeat(33),
+            chain_code: Hash32::ZERO,
+        },
+    );
+    assert!(matches!(e, Rejection::WrongState { .. }), "{e}");
+}
+
+#[test]
+fn key_generated_needs_a_valid_point_and_a_running_keygen() {
+    let mut net = Net::new(2, 2);
+    let key = net.ok(
+        Who::Owner,
+        Action::RequestKey {
+            keyring_id: "ring".into(),
+            key_type: "ecdsa-secp256k1".into(),
+        },
+    );
+    let kg = net.key_generated(key);
+    let e = net.rejected(Who::Op(0), kg);
+    assert!(matches!(e, Rejection::WrongState { .. }), "{e}");
+    net.ok(Who::Ledger, Action::StartKeygen { request: key });
+    let e = net.rejected(
+        Who::Op(0),
+        Action::KeyGenerated {
+            request: key,
+            public_key: "05".repeat(33),
+            chain_code: Hash32::ZERO,
+        },
+    );
+    assert!(
+        matches!(
+            e,
+            Rejection::Malformed {
+                field: "public_key",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = net.rejected(
+        Who::Owner,
+        Action::RequestSignature {
+            key,
+            digest: Hash32::ZERO,
+            tweak: None,
+            note: None,
+        },
+    );
+    assert!(matches!(e, Rejection::WrongState { .. }), "{e}");
+}
+
+#[test]
+fn start_sign_needs_a_ready_unused_presign_of_the_same_key() {
+    let mut net = Net::new(3, 2);
+    let key = net.active_key();
+    let p = net.presign(key, &[0, 1], 0x51);
+    let req = net.request_signature(key, Hash32([1; 32]), None);
+    let start = |presign| Action::StartSign {
+        request: req,
+        presign,
+    };
+    assert_eq!(
+        net.rejected(Who::Ledger, start(p)),
+        Rejection::PresignNotReady(p)
+    );
+    net.ok(Who::Op(0), Action::PresignReady { session: p });
+    assert_eq!(
+        net.rejected(Who::Ledger, start(p)),
+        Rejection::PresignNotReady(p)
+    );
+    net.ok(Who::Op(1), Action::PresignReady { session: p });
+    net.ok(Who::Ledger, start(p));
+    // A second request cannot use the same session.
+    let req2 = net.request_signature(key, Hash32([2; 32]), None);
+    assert_eq!(
+        net.rejected(
+            Who::Ledger,
+            Action::StartSign {
+                request: req2,
+                presign: p
+            }
+        ),
+        Rejection::PresignUsed {
+            session: p,
+            request: req
+        }
+    );
+    // An aborted session cannot be used.
+    let q = net.presign(key, &[1, 2], 0x52);
+    net.ready(q, &[1, 2]);
+    net.ok(
+        Who::Ledger,
+        Action::AbortSession {
+            session: q,
+            reason: "test".into(),
+        },
+    );
+    assert_eq!(
+        net.rejected(
+            Who::Ledger,
+            Action::StartSign {
+                request: req2,
+                presign: q
+            }
+        ),
+        Rejection::PresignAborted(q)
+    );
+    // A session of another key cannot be used.
+    let key2 = net.active_key();
+    let other = net.presign(key2, &[0, 1], 0x53);
+    net.ready(other, &[0, 1]);
+    assert!(matches!(
+        net.rejected(
+            Who::Ledger,
+            Action::StartSign {
+                request: req2,
+                presign: other
+            }
+        ),
+        Rejection::PresignWrongKey { .. }
+    ));
+    // Session ids are unique.
+    assert_eq!(
+        net.rejected(
+            Who::Ledger,
+            Action::StartPresign {
+                key,
+                session: p,
+                signers: vec![0, 1]
+            }
+        ),
+        Rejection::DuplicateId(p)
+    );
+    for bad in [vec![1, 0], vec![0], vec![0, 3], vec![1, 1]] {
+        let e = net.rejected(
+            Who::Ledger,
+            Action::StartPresign {
+                key,
+                session: Hash32([0x60; 32]),
+                signers: bad,
+            },
+        );
+        assert!(
+            matches!(
+                e,
+                Rejection::Malformed {
+                    field: "signers",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn signature_done_with_an_invalid_signature_is_rejected() {
+    let mut net = Net::new(2, 2);
+    let digest = Hash32([0x42; 32]);
+    let (_, req) = net.signing(digest, None);
+    let good = sign(&ecdsa_secret(), &digest);
+    // Valid signature, other digest.
+    let wrong = sign(&ecdsa_secret(), &Hash32([0x43; 32]));
+    assert!(matches!(
+        net.rejected(Who::Op(0), done(req, wrong)),
+        Rejection::InvalidSignature(_)
+    ));
+    // Zero r.
+    assert!(matches!(
+        net.rejected(Who::Op(0), done(req, (Hash32::ZERO, good.1, good.2))),
+        Rejection::InvalidSignature(_)
+    ));
+    // Same signature with s negated: valid ECDSA but high s.
+    let s: Option<Scalar> = Scalar::from_repr(FieldBytes::from(good.1 .0)).into();
+    let high = Hash32((-s.unwrap_or(Scalar::ONE)).to_bytes().into());
+    assert_eq!(
+        net.rejected(Who::Op(0), done(req, (good.0, high, good.2 ^ 1))),
+        Rejection::HighS
+    );
+    // Wrong recovery id.
+    assert_eq!(
+        net.rejected(Who::Op(0), done(req, (good.0, good.1, good.2 ^ 1))),
+        Rejection::WrongRecoveryId(good.2 ^ 1)
+    );
+    assert_eq!(
+        net.rejected(Who::Op(0), done(req, (good.0, good.1, 9))),
+        Rejection::WrongRecoveryId(9)
+    );
+    net.ok(Who::Op(0), done(req, good));
+    assert!(matches!(
+        net.rejected(Who::Op(0), done(req, good)),
+        Rejection::Duplicate { index: 0, .. }
+    ));
+    net.ok(Who::Op(1), done(req, good));
+    assert!(matches!(
+        net.state.signature_request(&req).map(|r| &r.status),
+        Some(SignatureStatus::Done { .. })
+    ));
+}
+
+#[test]
+fn aborting_an_assigned_presign_returns_the_request_to_pending() {
+    let mut net = Net::new(3, 2);
+    let digest = Hash32([0x42; 32]);
+    let (key, req) = net.signing(digest, None);
+    let p = Hash32([0x51; 32]);
+    net.ok(
+        Who::Op(0),
+        Action::SessionFailed {
+            session: p,
+            blamed: vec![1],
+            check: "[S2.1]".into(),
+        },
+    );
+    net.ok(
+        Who::Ledger,
+        Action::AbortSession {
+            session: p,
+            reason: "operator 0 reported [S2.1]".into(),
+        },
+    );
+    assert_eq!(
+        net.state.signature_request(&req).map(|r| r.status.clone()),
+        Some(SignatureStatus::Pending)
+    );
+    assert_eq!(net.state.excluded_operators(&key), BTreeSet::from([1]));
+    assert_eq!(
+        net.rejected(
+            Who::Ledger,
+            Action::AbortSession {
+                session: p,
+                reason: "again".into()
+            }
+        ),
+        Rejection::PresignAborted(p)
+    );
+    let q = net.presign(key, &[0, 2], 0x52);
+    net.ready(q, &[0, 2]);
+    net.ok(
+        Who::Ledger,
+        Action::StartSign {
+            request: req,
+            presign: q,
+        },
+    );
+    let sig = sign(&ecdsa_secret(), &digest);
+    net.ok(Who::Op(0), done(req, sig));
+    net.ok(Who::Op(2), done(req, sig));
+    let r = net.state.signature_request(&req);
+    assert_eq!(r.map(|r| r.attempts), Some(2));
+    assert!(matches!(
+        r.map(|r| &r.status),
+        Some(SignatureStatus::Done { .. })
+    ));
+}
+
+#[test]
+fn aborting_keygen_and_failing_requests() {
+    let mut net = Net::new(2, 2);
+    let key = net.generating_key();
+    let session = net.state.keygen_session(&key);
+    assert!(session.is_some());
+    let session = session.unwrap_or_default();
+    let kg = net.key_generated(key);
+    net.ok(Who::Op(0), kg.clone());
+    net.ok(
+        Who::Ledger,
+        Action::AbortSession {
+            session,
+            reason: "timeout".into(),
+        },
+    );
+    assert_eq!(
+        net.state.key(&key).map(|k| k.status.clone()),
+        Some(KeyStatus::Pending)
+    );
+    net.ok(Who::Ledger, Action::StartKeygen { request: key });
+    assert_ne!(net.state.keygen_session(&key), Some(session));
+    // Results from before the abort were discarded: both must report again.
+    net.ok(Who::Op(0), kg.clone());
+    assert!(matches!(
+        net.state.key(&key).map(|k| &k.status),
+        Some(KeyStatus::Generating { .. })
+    ));
+    net.ok(
+        Who::Ledger,
+        Action::AbortSession {
+            session: key,
+            reason: "given up".into(),
+        },
+    );
+    assert!(matches!(
+        net.state.key(&key).map(|k| &k.status),
+        Some(KeyStatus::Failed { .. })
+    ));
+    let e = net.rejected(
+        Who::Ledger,
+        Action::AbortSession {
+            session: Hash32([0xee; 32]),
+            reason: String::new(),
+        },
+    );
+    assert_eq!(e.kind(), RejectionKind::Unknown);
+}
+
+#[test]
+fn concerned_operators_find_their_work() {
+    let mut net = Net::new(3, 2);
+    let key = net.active_key();
+    let start = Action::StartPresign {
+        key,
+        session: Hash32([0x70; 32]),
+        signers: vec![0, 2],
+    };
+    net.ok(Who::Ledger, start.clone());
+    let ops: Vec<_> = net.ops.iter().map(|o| o.public()).collect();
+    assert!(net.state.concerns(&start, &ops[0]));
+    assert!(!net.state.concerns(&start, &ops[1]));
+    assert!(net.state.concerns(&start, &ops[2]));
+    assert_eq!(
+        net.state
+            .concerned_operators(&Action::StartKeygen { request: key })
+            .len(),
+        3
+    );
+}
