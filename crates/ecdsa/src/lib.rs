@@ -11,7 +11,7 @@ pub mod sign;
 mod table;
 
 pub use keygen::Keygen;
-pub use presign::{Presign, Presignature};
+pub use presign::{Presign, Presignature, StoredPresignatureError};
 pub use reshare::{Reshare, ReshareOutput, ReshareStatement, Retirement};
 pub use sign::{Sign, SignRequest, Signature};
 pub use tessera_keyshare::KeyShare;

@@ -44,7 +44,7 @@ mod r6;
 mod type5;
 mod type7;
 
-pub use output::Presignature;
+pub use output::{Presignature, StoredPresignatureError};
 
 pub const PROTOCOL: &[u8] = b"tessera.ecdsa.presign.v1";
 
