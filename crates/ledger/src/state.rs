@@ -570,6 +570,13 @@ impl State {
         self.presigns.get(id)
     }
 
+    /// All presign sessions, oldest first.
+    pub fn presigns(&self) -> Vec<&PresignSession> {
+        let mut v: Vec<_> = self.presigns.values().collect();
+        v.sort_by_key(|p| p.started_seq);
+        v
+    }
+
     /// Presign sessions of `key`, oldest first.
     pub fn presigns_for_key(&self, key: &Hash32) -> Vec<&PresignSession> {
         let mut v: Vec<_> = self.presigns.values().filter(|p| p.key == *key).collect();

@@ -1,0 +1,251 @@
+//! The scheduler: which admin commands the ledger should issue next, decided from the state,
+//! the operators' liveness and the clock. Pure, so it is tested without a server; the server
+//! runs it after every append and on a timer, signs what it returns and appends it.
+//!
+//! Per round, in this order:
+//! 1. **Aborts.** A session with a `SessionFailed` report, a keygen or an unready presign past
+//!    its timeout, and a signing past its timeout are aborted (`AbortSession`); a request whose
+//!    presign session is aborted returns to pending and gets another.
+//! 2. **Give up.** A pending key or signature request that already used `max_attempts`
+//!    sessions fails (`AbortSession` naming the request).
+//! 3. **Keygen.** A pending key request starts when **all** its keyring's operators are live.
+//! 4. **Sign.** Each pending signature request, oldest first, gets the oldest ready, unassigned
+//!    presign session of its key whose signers are all live and none excluded by blame.
+//! 5. **Pool.** Each active key keeps `pool_target` healthy unassigned presign sessions (running
+//!    or ready, signers live and not excluded), plus one per request step 4 could not serve.
+//!    Signers are `threshold` of the live, non-excluded operators, taken as a window that
+//!    rotates with the number of sessions the key has had, so the work spreads.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tessera_identity::IdentityKey;
+
+use crate::command::{Action, Hash32};
+use crate::state::{KeyStatus, PresignSession, SignatureStatus, State};
+
+/// Tuning of the scheduler.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchedulerConfig {
+    /// Unassigned presign sessions kept per active key.
+    pub pool_target: usize,
+    /// Sessions a request may use before it fails.
+    pub max_attempts: u32,
+    pub keygen_timeout: Duration,
+    /// For a presign session that is not ready yet.
+    pub presign_timeout: Duration,
+    /// From `StartSign` to the request being done.
+    pub sign_timeout: Duration,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            pool_target: 4,
+            max_attempts: 5,
+            keygen_timeout: Duration::from_secs(300),
+            presign_timeout: Duration::from_secs(120),
+            sign_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The presign session id for the `k`-th session the scheduler starts for `key` in the round
+/// that sees `next_seq` entries: unique because `next_seq` grows with every append.
+pub fn presign_session_id(key: &Hash32, next_seq: u64, k: u64) -> Hash32 {
+    let mut h = Sha256::new();
+    h.update(b"tessera/ledger/presign-session/v1");
+    h.update(key.0);
+    h.update(next_seq.to_be_bytes());
+    h.update(k.to_be_bytes());
+    Hash32(h.finalize().into())
+}
+
+/// The commands to issue now. `is_live` says whether an operator's heartbeat is current.
+pub fn decide(
+    state: &State,
+    is_live: &dyn Fn(&IdentityKey) -> bool,
+    now_ms: u64,
+    cfg: &SchedulerConfig,
+) -> Vec<Action> {
+    let mut out = Vec::new();
+    let mut aborting: BTreeSet<Hash32> = BTreeSet::new();
+    let abort =
+        |out: &mut Vec<Action>, aborting: &mut BTreeSet<Hash32>, id: Hash32, why: String| {
+            if aborting.insert(id) {
+                out.push(Action::AbortSession {
+                    session: id,
+                    reason: why,
+                });
+            }
+        };
+    let reported = |session: &Hash32| -> Option<String> {
+        let r = state.failure_reports(session).first()?;
+        Some(format!(
+            "operator {} reported {} blaming {:?}",
+            r.reporter, r.check, r.blamed
+        ))
+    };
+
+    // 1. Aborts.
+    for key in state.keys() {
+        if let KeyStatus::Generating { session } = key.status {
+            let started = state.keygen(&session).map(|s| s.started_at_ms).unwrap_or(0);
+            if let Some(why) = reported(&session) {
+                abort(&mut out, &mut aborting, session, why);
+            } else if now_ms >= started.saturating_add(ms(cfg.keygen_timeout)) {
+                abort(&mut out, &mut aborting, session, "keygen timed out".into());
+            }
+        }
+    }
+    for p in state.presigns() {
+        if p.aborted.is_some() {
+            continue;
+        }
+        let finished = p.assigned.is_some_and(|r| {
+            !matches!(
+                state.signature_request(&r).map(|r| &r.status),
+                Some(SignatureStatus::Signing { .. })
+            )
+        });
+        if finished {
+            continue;
+        }
+        if let Some(why) = reported(&p.id) {
+            abort(&mut out, &mut aborting, p.id, why);
+        } else if p.assigned.is_none()
+            && !p.is_ready()
+            && now_ms >= p.started_at_ms.saturating_add(ms(cfg.presign_timeout))
+        {
+            abort(&mut out, &mut aborting, p.id, "presign timed out".into());
+        }
+    }
+    for r in state.signature_requests() {
+        if let SignatureStatus::Signing { presign } = r.status {
+            let started = r.sign_started_at_ms.unwrap_or(0);
+            if now_ms >= started.saturating_add(ms(cfg.sign_timeout)) {
+                abort(&mut out, &mut aborting, presign, "signing timed out".into());
+            }
+        }
+    }
+
+    // 2 and 3. Key requests.
+    for key in state.keys() {
+        if key.status != KeyStatus::Pending {
+            continue;
+        }
+        if key.attempts >= cfg.max_attempts {
+            abort(
+                &mut out,
+                &mut aborting,
+                key.id,
+                format!("gave up after {} keygen attempts", key.attempts),
+            );
+            continue;
+        }
+        let Some(ring) = state.keyring(&key.keyring_id) else {
+            continue;
+        };
+        if ring.operators.iter().all(|o| is_live(&o.identity)) {
+            out.push(Action::StartKeygen { request: key.id });
+        }
+    }
+
+    // 2 and 4. Signature requests.
+    let healthy = |p: &PresignSession, excluded: &BTreeSet<u16>| -> bool {
+        let Some(ring) = state.key_keyring(&p.key) else {
+            return false;
+        };
+        p.signers.iter().all(|i| {
+            !excluded.contains(i) && ring.operator(*i).is_some_and(|o| is_live(&o.identity))
+        })
+    };
+    let mut excluded_by_key: BTreeMap<Hash32, BTreeSet<u16>> = BTreeMap::new();
+    let mut used: BTreeSet<Hash32> = BTreeSet::new();
+    let mut unserved: BTreeMap<Hash32, usize> = BTreeMap::new();
+    for r in state.signature_requests() {
+        if r.status != SignatureStatus::Pending {
+            continue;
+        }
+        if r.attempts >= cfg.max_attempts {
+            abort(
+                &mut out,
+                &mut aborting,
+                r.id,
+                format!("gave up after {} signing attempts", r.attempts),
+            );
+            continue;
+        }
+        let excluded = excluded_by_key
+            .entry(r.key)
+            .or_insert_with(|| state.excluded_operators(&r.key))
+            .clone();
+        let pick = state.presigns_for_key(&r.key).into_iter().find(|p| {
+            p.is_available()
+                && !used.contains(&p.id)
+                && !aborting.contains(&p.id)
+                && healthy(p, &excluded)
+        });
+        match pick {
+            Some(p) => {
+                used.insert(p.id);
+                out.push(Action::StartSign {
+                    request: r.id,
+                    presign: p.id,
+                });
+            }
+            None => *unserved.entry(r.key).or_default() += 1,
+        }
+    }
+
+    // 5. Presign pools.
+    for key in state.keys() {
+        if !matches!(key.status, KeyStatus::Active { .. }) {
+            continue;
+        }
+        let Some(ring) = state.keyring(&key.keyring_id) else {
+            continue;
+        };
+        let excluded = state.excluded_operators(&key.id);
+        let eligible: Vec<u16> = (0..ring.n())
+            .filter(|i| !excluded.contains(i))
+            .filter(|i| ring.operator(*i).is_some_and(|o| is_live(&o.identity)))
+            .collect();
+        let t = usize::from(ring.threshold);
+        if eligible.len() < t {
+            continue;
+        }
+        let sessions = state.presigns_for_key(&key.id);
+        let have = sessions
+            .iter()
+            .filter(|p| {
+                p.is_unassigned()
+                    && !used.contains(&p.id)
+                    && !aborting.contains(&p.id)
+                    && healthy(p, &excluded)
+            })
+            .count();
+        let want = cfg.pool_target + unserved.get(&key.id).copied().unwrap_or(0);
+        for k in 0..want.saturating_sub(have) {
+            let offset = sessions.len() + k;
+            let mut signers: Vec<u16> = (0..t)
+                .filter_map(|j| eligible.get((offset + j) % eligible.len().max(1)).copied())
+                .collect();
+            signers.sort_unstable();
+            out.push(Action::StartPresign {
+                key: key.id,
+                session: presign_session_id(&key.id, state.next_seq(), k as u64),
+                signers,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,177 @@
+use std::collections::BTreeSet;
+
+use super::*;
+use crate::testkit::*;
+
+fn cfg(pool: usize) -> SchedulerConfig {
+    SchedulerConfig {
+        pool_target: pool,
+        max_attempts: 2,
+        keygen_timeout: Duration::from_secs(10),
+        presign_timeout: Duration::from_secs(10),
+        sign_timeout: Duration::from_secs(5),
+    }
+}
+
+/// Runs the scheduler at `now` with the given live operator indices and applies its commands.
+fn step(net: &mut Net, live: &[usize], now: u64, cfg: &SchedulerConfig) -> Vec<Action> {
+    let keys: BTreeSet<IdentityKey> = live
+        .iter()
+        .filter_map(|i| net.ops.get(*i).map(|o| o.public()))
+        .collect();
+    let actions = decide(&net.state, &|k| keys.contains(k), now, cfg);
+    net.clock = now;
+    for a in &actions {
+        net.ok(Who::Ledger, a.clone());
+    }
+    actions
+}
+
+fn presign_starts(actions: &[Action]) -> Vec<Vec<u16>> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::StartPresign { signers, .. } => Some(signers.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn keygen_starts_only_when_every_operator_is_live() {
+    let mut net = Net::new(3, 2);
+    let key = net.ok(
+        Who::Owner,
+        Action::RequestKey {
+            keyring_id: "ring".into(),
+            key_type: "ecdsa-secp256k1".into(),
+        },
+    );
+    assert!(step(&mut net, &[0, 1], 1_000, &cfg(2)).is_empty());
+    let a = step(&mut net, &[0, 1, 2], 1_000, &cfg(2));
+    assert_eq!(a, vec![Action::StartKeygen { request: key }]);
+    assert!(net.state.keygen_session(&key).is_some());
+    // Timed out: aborted, then restarted; after max_attempts the key fails.
+    let a = step(&mut net, &[0, 1, 2], 20_000, &cfg(2));
+    assert!(matches!(a.as_slice(), [Action::AbortSession { .. }]));
+    let a = step(&mut net, &[0, 1, 2], 20_000, &cfg(2));
+    assert_eq!(a, vec![Action::StartKeygen { request: key }]);
+    step(&mut net, &[0, 1, 2], 40_000, &cfg(2));
+    let a = step(&mut net, &[0, 1, 2], 40_000, &cfg(2));
+    assert_eq!(
+        a,
+        vec![Action::AbortSession {
+            session: key,
+            reason: "gave up after 2 keygen attempts".into()
+        }]
+    );
+    assert!(matches!(
+        net.state.key(&key).map(|k| &k.status),
+        Some(KeyStatus::Failed { .. })
+    ));
+}
+
+#[test]
+fn presign_pool_is_filled_with_rotating_live_signers() {
+    let mut net = Net::new(3, 2);
+    let key = net.active_key();
+    let a = step(&mut net, &[0, 1, 2], 1_000, &cfg(3));
+    let sets = presign_starts(&a);
+    assert_eq!(sets.len(), 3);
+    let distinct: BTreeSet<_> = sets.iter().collect();
+    assert_eq!(distinct.len(), 3, "signer sets rotate: {sets:?}");
+    // Full pool: nothing more to do.
+    assert!(step(&mut net, &[0, 1, 2], 1_000, &cfg(3)).is_empty());
+    // Operator 2 goes away: sessions involving it stop counting, new ones avoid it.
+    let a = step(&mut net, &[0, 1], 1_000, &cfg(3));
+    for s in presign_starts(&a) {
+        assert_eq!(s, vec![0, 1]);
+    }
+    assert_eq!(
+        net.state
+            .presigns_for_key(&key)
+            .iter()
+            .filter(|p| p.signers == vec![0, 1])
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn pending_request_gets_the_oldest_ready_presign_and_timeouts_reschedule() {
+    let mut net = Net::new(3, 2);
+    let key = net.active_key();
+    let p1 = net.presign(key, &[0, 1], 0x51);
+    let p2 = net.presign(key, &[1, 2], 0x52);
+    net.ready(p2, &[1, 2]);
+    net.ready(p1, &[0, 1]);
+    let digest = Hash32([0x42; 32]);
+    let req = net.request_signature(key, digest, None);
+    let a = step(&mut net, &[0, 1, 2], 1_000, &cfg(0));
+    assert_eq!(
+        a,
+        vec![Action::StartSign {
+            request: req,
+            presign: p1
+        }]
+    );
+    // Signing times out: the session is aborted and the request gets the next one.
+    let a = step(&mut net, &[0, 1, 2], 7_000, &cfg(0));
+    assert!(matches!(a.as_slice(), [Action::AbortSession { session, .. }] if *session == p1));
+    let a = step(&mut net, &[0, 1, 2], 7_000, &cfg(0));
+    assert_eq!(
+        a,
+        vec![Action::StartSign {
+            request: req,
+            presign: p2
+        }]
+    );
+    let sig = sign(&ecdsa_secret(), &digest);
+    net.ok(Who::Op(1), done(req, sig));
+    net.ok(Who::Op(2), done(req, sig));
+    assert!(step(&mut net, &[0, 1, 2], 7_000, &cfg(0)).is_empty());
+}
+
+#[test]
+fn unserved_request_triggers_presigning_with_live_signers() {
+    let mut net = Net::new(3, 2);
+    let key = net.active_key();
+    let req = net.request_signature(key, Hash32([1; 32]), None);
+    let a = step(&mut net, &[1, 2], 1_000, &cfg(0));
+    assert_eq!(presign_starts(&a), vec![vec![1, 2]]);
+    let session = match a.first() {
+        Some(Action::StartPresign { session, .. }) => *session,
+        _ => Hash32::ZERO,
+    };
+    net.ready(session, &[1, 2]);
+    let a = step(&mut net, &[1, 2], 1_000, &cfg(0));
+    assert_eq!(
+        a,
+        vec![Action::StartSign {
+            request: req,
+            presign: session
+        }]
+    );
+}
+
+#[test]
+fn reported_failure_aborts_and_blamed_operator_is_excluded() {
+    let mut net = Net::new(3, 2);
+    let key = net.active_key();
+    let p = net.presign(key, &[0, 1], 0x51);
+    net.ok(
+        Who::Op(0),
+        Action::SessionFailed {
+            session: p,
+            blamed: vec![1],
+            check: "[P2.3]".into(),
+        },
+    );
+    let a = step(&mut net, &[0, 1, 2], 1_000, &cfg(2));
+    assert!(matches!(a.first(), Some(Action::AbortSession { session, .. }) if *session == p));
+    let starts = presign_starts(&a);
+    assert_eq!(starts.len(), 2);
+    for s in starts {
+        assert!(!s.contains(&1), "blamed operator 1 scheduled: {s:?}");
+    }
+}

@@ -1,0 +1,777 @@
+//! The ledger service: the log in redb, the state rules before every append, the HTTP API,
+//! heartbeats, and the scheduler loop.
+//!
+//! One mutex guards the state, the store and the in-memory copy of the log; an append checks
+//! the entry, commits it durably, applies it, then wakes long-polls (a `watch` on the log
+//! length) and the scheduler. Appends run on the blocking pool because the commit fsyncs.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::{Path as AxPath, Query, State as AxState};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use tessera_identity::{Identity, IdentityError, IdentityKey};
+use tokio::sync::{watch, Notify};
+
+use crate::api::{
+    ErrorBody, Heartbeat, HeartbeatReceipt, Info, KeyView, LogPage, OperatorView, OperatorsPage,
+    Receipt, RequestView,
+};
+use crate::attest::{AttestationContext, EvidenceCheck, InsecureAcceptAll};
+use crate::command::{Action, Command, Entry, Hash32, SignedCommand};
+use crate::genesis::GenesisFile;
+use crate::scheduler::{self, SchedulerConfig};
+use crate::state::{Rejection, RejectionKind, State};
+use crate::store::{Store, StoreError};
+
+/// Longest long-poll.
+pub const MAX_WAIT: Duration = Duration::from_secs(30);
+/// Most entries per `GET /v1/log`.
+pub const MAX_PAGE: usize = 1000;
+/// Largest request body.
+const MAX_BODY: usize = 1 << 20;
+
+/// File name of the ledger's identity key in the data directory.
+pub const IDENTITY_FILE: &str = "ledger-identity.pem";
+/// File name of the log database in the data directory.
+pub const DB_FILE: &str = "ledger.redb";
+
+/// Everything the ledger needs to start. [`LedgerConfig::new`] fills in the defaults.
+#[derive(Debug)]
+pub struct LedgerConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// The ledger's key; `None` loads `data_dir/ledger-identity.pem`, creating it if missing.
+    pub identity: Option<Identity>,
+    /// Written into an empty log; with an existing log its network must match, and keyrings
+    /// it names that the log lacks are registered.
+    pub genesis: Option<GenesisFile>,
+    pub scheduler: SchedulerConfig,
+    /// Whether the scheduler runs (off for a ledger that only records).
+    pub run_scheduler: bool,
+    /// How often the scheduler runs besides after each append.
+    pub scheduler_tick: Duration,
+    /// How long a heartbeat keeps an operator live (capped by its evidence's expiry).
+    pub liveness_window: Duration,
+    /// How far a submitted command's or heartbeat's `issued_at_ms` may be from the ledger's
+    /// clock.
+    pub max_clock_skew: Duration,
+    pub evidence: Arc<dyn EvidenceCheck>,
+}
+
+impl LedgerConfig {
+    /// Defaults: scheduler on (pool 4; timeouts keygen 300 s, presign 120 s, sign 30 s), tick
+    /// 1 s, liveness 30 s, clock skew 10 min, and **no attestation** ([`InsecureAcceptAll`]):
+    /// set `evidence` for anything but a development network.
+    pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> LedgerConfig {
+        LedgerConfig {
+            data_dir: data_dir.into(),
+            listen,
+            identity: None,
+            genesis: None,
+            scheduler: SchedulerConfig::default(),
+            run_scheduler: true,
+            scheduler_tick: Duration::from_secs(1),
+            liveness_window: Duration::from_secs(30),
+            max_clock_skew: Duration::from_secs(600),
+            evidence: Arc::new(InsecureAcceptAll),
+        }
+    }
+}
+
+/// Why the ledger could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("ledger identity: {0}")]
+    Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error("genesis: {0}")]
+    Genesis(String),
+    #[error("stored log does not verify at entry {seq}: {rejection}")]
+    BadLog { seq: u64, rejection: Rejection },
+}
+
+/// Why an append failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppendError {
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The log, its state and its store, under one lock.
+#[derive(Debug)]
+struct Core {
+    state: State,
+    store: Store,
+    entries: Vec<Entry>,
+}
+
+impl Core {
+    /// Check, store durably, apply.
+    fn append(&mut self, command: SignedCommand) -> Result<Receipt, AppendError> {
+        let entry = self.state.next_entry(command);
+        self.state.check(&entry)?;
+        self.store.append(&entry)?;
+        self.state.apply(&entry)?;
+        let receipt = Receipt {
+            seq: entry.seq,
+            id: entry.command.id(),
+        };
+        self.entries.push(entry);
+        Ok(receipt)
+    }
+}
+
+/// What the ledger knows about an operator's liveness.
+#[derive(Clone, Debug, Default)]
+struct Liveness {
+    live_until_ms: Option<u64>,
+    last_heartbeat_ms: Option<u64>,
+    last_issued_at_ms: Option<u64>,
+    measurement: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    identity: Identity,
+    network: String,
+    core: Mutex<Core>,
+    head: watch::Sender<u64>,
+    live: Mutex<BTreeMap<IdentityKey, Liveness>>,
+    kick: Notify,
+    shutdown: watch::Sender<bool>,
+    scheduler: SchedulerConfig,
+    liveness_window_ms: u64,
+    max_skew_ms: u64,
+    evidence: Arc<dyn EvidenceCheck>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave the state half-applied (apply validates
+    // before mutating), so a poisoned lock is still usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+impl Inner {
+    /// Appends a command (blocking: the commit fsyncs) and wakes waiters.
+    fn append(&self, command: SignedCommand) -> Result<Receipt, AppendError> {
+        let (receipt, next) = {
+            let mut core = lock(&self.core);
+            let r = core.append(command)?;
+            (r, core.state.next_seq())
+        };
+        self.head.send_replace(next);
+        self.kick.notify_one();
+        Ok(receipt)
+    }
+
+    /// Signs `action` with the ledger key and appends it.
+    fn append_own(&self, action: Action) -> Result<Receipt, AppendError> {
+        let cmd = Command::new(
+            self.network.clone(),
+            action,
+            now_ms(),
+            &mut rand_core::OsRng,
+        );
+        self.append(SignedCommand::sign(&self.identity, cmd))
+    }
+
+    /// One scheduler pass: decide, append, repeat until nothing is left to do.
+    fn schedule(&self) {
+        for _ in 0..64 {
+            let now = now_ms();
+            let live: BTreeMap<IdentityKey, bool> = lock(&self.live)
+                .iter()
+                .map(|(k, l)| (*k, l.live_until_ms.is_some_and(|t| t > now)))
+                .collect();
+            let actions = {
+                let core = lock(&self.core);
+                let is_live = |k: &IdentityKey| live.get(k).copied().unwrap_or(false);
+                scheduler::decide(&core.state, &is_live, now, &self.scheduler)
+            };
+            if actions.is_empty() {
+                return;
+            }
+            for action in actions {
+                let name = action.name();
+                match self.append_own(action) {
+                    Ok(r) => tracing::debug!(seq = r.seq, action = name, "scheduled"),
+                    Err(e) => {
+                        tracing::warn!(action = name, error = %e, "scheduler command refused");
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A bound, not yet serving ledger. [`Ledger::bind`] opens the store and the socket;
+/// [`Ledger::run`] serves until the shutdown future completes.
+#[derive(Debug)]
+pub struct Ledger {
+    inner: Arc<Inner>,
+    listener: tokio::net::TcpListener,
+    tick: Duration,
+    run_scheduler: bool,
+}
+
+impl Ledger {
+    /// Opens (or creates) the data directory, re-verifies the stored log, writes the genesis
+    /// entries into an empty log, and binds the listening socket.
+    pub async fn bind(mut config: LedgerConfig) -> Result<(Ledger, SocketAddr), LedgerError> {
+        let dir = config.data_dir.clone();
+        std::fs::create_dir_all(&dir).map_err(|source| LedgerError::Io {
+            context: dir.display().to_string(),
+            source,
+        })?;
+        let identity = match config.identity.take() {
+            Some(id) => id,
+            None => Identity::load_or_create(&dir.join(IDENTITY_FILE), &mut rand_core::OsRng)?,
+        };
+        let store = Store::open(&dir.join(DB_FILE))?;
+        let entries = store.load_all()?;
+        let network = match (entries.first(), &config.genesis) {
+            (Some(e0), genesis) => {
+                let network = e0.command.command.network.clone();
+                if let Some(g) = genesis {
+                    if g.network != network {
+                        return Err(LedgerError::Genesis(format!(
+                            "the genesis file is for network {:?}, the stored log for {network:?}",
+                            g.network
+                        )));
+                    }
+                }
+                network
+            }
+            (None, Some(g)) => g.network.clone(),
+            (None, None) => {
+                return Err(LedgerError::Genesis(
+                    "the log is empty and no genesis file was given".into(),
+                ))
+            }
+        };
+        let mut state = State::new(network.clone(), identity.public());
+        for e in &entries {
+            state.apply(e).map_err(|rejection| LedgerError::BadLog {
+                seq: e.seq,
+                rejection,
+            })?;
+        }
+        let was_empty = entries.is_empty();
+        let next = state.next_seq();
+        let (head, _) = watch::channel(next);
+        let (shutdown, _) = watch::channel(false);
+        let inner = Arc::new(Inner {
+            identity,
+            network,
+            core: Mutex::new(Core {
+                state,
+                store,
+                entries,
+            }),
+            head,
+            live: Mutex::new(BTreeMap::new()),
+            kick: Notify::new(),
+            shutdown,
+            scheduler: config.scheduler.clone(),
+            liveness_window_ms: u64::try_from(config.liveness_window.as_millis())
+                .unwrap_or(u64::MAX),
+            max_skew_ms: u64::try_from(config.max_clock_skew.as_millis()).unwrap_or(u64::MAX),
+            evidence: config.evidence.clone(),
+        });
+        if let Some(g) = &config.genesis {
+            let genesis_err = |e: AppendError| LedgerError::Genesis(e.to_string());
+            if was_empty {
+                inner.append_own(g.genesis_action()).map_err(genesis_err)?;
+            }
+            for ring in &g.keyrings {
+                let existing = lock(&inner.core).state.keyring(&ring.id).cloned();
+                match existing {
+                    None => {
+                        inner.append_own(ring.action()).map_err(genesis_err)?;
+                    }
+                    Some(have)
+                        if have.threshold != ring.threshold
+                            || have.operators != ring.operators
+                            || have.owners != ring.owners =>
+                    {
+                        tracing::warn!(
+                            keyring = %ring.id,
+                            "genesis file differs from the registered keyring; the log wins"
+                        );
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| LedgerError::Io {
+                context: format!("listen on {}", config.listen),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| LedgerError::Io {
+            context: "local address".into(),
+            source,
+        })?;
+        tracing::info!(%addr, network = %inner.network, ledger_key = %inner.identity.public(),
+            entries = next, "ledger ready");
+        Ok((
+            Ledger {
+                inner,
+                listener,
+                tick: config.scheduler_tick,
+                run_scheduler: config.run_scheduler,
+            },
+            addr,
+        ))
+    }
+
+    /// The ledger's identity key (nodes are configured with it).
+    pub fn public_key(&self) -> IdentityKey {
+        self.inner.identity.public()
+    }
+
+    /// A copy of the current state.
+    pub fn state(&self) -> State {
+        lock(&self.inner.core).state.clone()
+    }
+
+    /// Serves until `shutdown` completes, then stops the scheduler, ends long-polls and waits
+    /// for open requests.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), LedgerError> {
+        let inner = self.inner;
+        let sched = if self.run_scheduler {
+            Some(tokio::spawn(scheduler_loop(inner.clone(), self.tick)))
+        } else {
+            None
+        };
+        let app = router(inner.clone());
+        let stop = inner.shutdown.clone();
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                stop.send_replace(true);
+            })
+            .await;
+        inner.shutdown.send_replace(true);
+        if let Some(task) = sched {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "scheduler task failed");
+            }
+        }
+        served.map_err(|source| LedgerError::Io {
+            context: "serving HTTP".into(),
+            source,
+        })
+    }
+}
+
+/// Binds and serves until Ctrl-C or SIGTERM.
+pub async fn serve(config: LedgerConfig) -> Result<(), LedgerError> {
+    let (ledger, _addr) = Ledger::bind(config).await?;
+    ledger.run(shutdown_signal()).await
+}
+
+/// Completes on Ctrl-C or (on Unix) SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+async fn scheduler_loop(inner: Arc<Inner>, tick: Duration) {
+    let mut stop = inner.shutdown.subscribe();
+    loop {
+        if *stop.borrow_and_update() {
+            return;
+        }
+        let pass = inner.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || pass.schedule()).await {
+            tracing::error!(error = %e, "scheduler pass failed");
+        }
+        tokio::select! {
+            _ = inner.kick.notified() => {}
+            _ = tokio::time::sleep(tick) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+fn router(inner: Arc<Inner>) -> Router {
+    Router::new()
+        .route("/v1/info", get(info))
+        .route("/v1/log", get(log))
+        .route("/v1/commands", post(submit))
+        .route("/v1/requests/{id}", get(request))
+        .route("/v1/keys/{id}", get(key))
+        .route("/v1/heartbeats", post(heartbeat))
+        .route("/v1/operators", get(operators))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(inner)
+}
+
+/// An error response: `{ "error": message }` with a status.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn internal(context: &str, e: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %e, "{context}");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(ErrorBody {
+                error: self.message,
+            }),
+        )
+            .into_response()
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(r: Rejection) -> ApiError {
+        let status = match r.kind() {
+            RejectionKind::Malformed => StatusCode::BAD_REQUEST,
+            RejectionKind::Unauthorized => StatusCode::FORBIDDEN,
+            RejectionKind::Unknown => StatusCode::NOT_FOUND,
+            RejectionKind::Conflict => StatusCode::CONFLICT,
+        };
+        ApiError::new(status, r.to_string())
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+fn parse_json<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("malformed body: {e}")))
+}
+
+fn parse_id(s: &str) -> Result<Hash32, ApiError> {
+    s.parse()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("bad id: {e}")))
+}
+
+fn wait_of(wait_ms: Option<u64>) -> Duration {
+    Duration::from_millis(wait_ms.unwrap_or(0)).min(MAX_WAIT)
+}
+
+async fn info(AxState(inner): AxState<Arc<Inner>>) -> ApiResult<Info> {
+    let core = lock(&inner.core);
+    Ok(Json(Info {
+        network: inner.network.clone(),
+        ledger_key: inner.identity.public(),
+        head_seq: core.state.head_seq(),
+        head_hash: core.state.head_hash(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+struct LogQuery {
+    from: Option<u64>,
+    limit: Option<usize>,
+    wait_ms: Option<u64>,
+}
+
+async fn log(AxState(inner): AxState<Arc<Inner>>, Query(q): Query<LogQuery>) -> ApiResult<LogPage> {
+    let from = q.from.unwrap_or(0);
+    let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let wait = wait_of(q.wait_ms);
+    if !wait.is_zero() {
+        let mut head = inner.head.subscribe();
+        let mut stop = inner.shutdown.subscribe();
+        tokio::select! {
+            _ = tokio::time::timeout(wait, head.wait_for(|n| *n > from)) => {}
+            _ = stop.wait_for(|s| *s) => {}
+        }
+    }
+    let core = lock(&inner.core);
+    let start = usize::try_from(from).unwrap_or(usize::MAX);
+    let end = start.saturating_add(limit).min(core.entries.len());
+    let entries = core.entries.get(start..end).unwrap_or(&[]).to_vec();
+    Ok(Json(LogPage { entries }))
+}
+
+async fn submit(AxState(inner): AxState<Arc<Inner>>, body: Bytes) -> ApiResult<Receipt> {
+    let command: SignedCommand = parse_json(&body)?;
+    let now = now_ms();
+    if command.command.issued_at_ms.abs_diff(now) > inner.max_skew_ms {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "issued_at_ms {} is more than {} ms from the ledger's clock ({now})",
+                command.command.issued_at_ms, inner.max_skew_ms
+            ),
+        ));
+    }
+    let action = command.command.action.name();
+    let task = inner.clone();
+    let result = tokio::task::spawn_blocking(move || task.append(command))
+        .await
+        .map_err(|e| ApiError::internal("append task", e))?;
+    match result {
+        Ok(r) => {
+            tracing::debug!(seq = r.seq, id = %r.id, action, "appended");
+            Ok(Json(r))
+        }
+        Err(AppendError::Rejected(rej)) => {
+            tracing::info!(action, rejection = %rej, "command refused");
+            Err(rej.into())
+        }
+        Err(AppendError::Store(e)) => Err(ApiError::internal("append", e)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct WaitQuery {
+    wait_ms: Option<u64>,
+}
+
+async fn request(
+    AxState(inner): AxState<Arc<Inner>>,
+    AxPath(id): AxPath<String>,
+    Query(q): Query<WaitQuery>,
+) -> ApiResult<RequestView> {
+    let id = parse_id(&id)?;
+    let deadline = tokio::time::Instant::now() + wait_of(q.wait_ms);
+    let mut head = inner.head.subscribe();
+    let mut stop = inner.shutdown.subscribe();
+    loop {
+        head.borrow_and_update();
+        let view = {
+            let core = lock(&inner.core);
+            RequestView::find(&core.state, &id)
+        };
+        let view = view
+            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("unknown request {id}")))?;
+        if view.is_final() || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(view));
+        }
+        tokio::select! {
+            changed = tokio::time::timeout_at(deadline, head.changed()) => {
+                if !matches!(changed, Ok(Ok(()))) {
+                    return Ok(Json(view));
+                }
+            }
+            _ = stop.wait_for(|s| *s) => return Ok(Json(view)),
+        }
+    }
+}
+
+async fn key(
+    AxState(inner): AxState<Arc<Inner>>,
+    AxPath(id): AxPath<String>,
+) -> ApiResult<KeyView> {
+    let id = parse_id(&id)?;
+    let core = lock(&inner.core);
+    core.state
+        .key(&id)
+        .map(|k| Json(KeyView::new(k)))
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("unknown key {id}")))
+}
+
+async fn heartbeat(
+    AxState(inner): AxState<Arc<Inner>>,
+    body: Bytes,
+) -> ApiResult<HeartbeatReceipt> {
+    let hb: Heartbeat = parse_json(&body)?;
+    let now = now_ms();
+    if hb.issued_at_ms.abs_diff(now) > inner.max_skew_ms {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "heartbeat issued_at_ms is too far from the ledger's clock",
+        ));
+    }
+    if !hb.verify(&inner.network) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "heartbeat signature does not verify",
+        ));
+    }
+    let (is_operator, allowlist, platform_keys) = {
+        let core = lock(&inner.core);
+        let s = &core.state;
+        let is_operator = s
+            .keyrings()
+            .any(|r| r.operator_index(&hb.identity).is_some());
+        (
+            is_operator,
+            s.allowlist().to_vec(),
+            s.platform_keys().to_vec(),
+        )
+    };
+    if !is_operator {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("{} is not an operator of any keyring", hb.identity),
+        ));
+    }
+    if lock(&inner.live)
+        .get(&hb.identity)
+        .and_then(|l| l.last_issued_at_ms)
+        .is_some_and(|last| hb.issued_at_ms <= last)
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "heartbeat is not newer than the last one",
+        ));
+    }
+    let ctx = AttestationContext {
+        network: &inner.network,
+        allowlist: &allowlist,
+        platform_keys: &platform_keys,
+    };
+    let checked = inner.evidence.check(&hb.evidence, &hb.identity, now, &ctx);
+    let receipt = {
+        let mut live = lock(&inner.live);
+        let l = live.entry(hb.identity).or_default();
+        l.last_heartbeat_ms = Some(now);
+        l.last_issued_at_ms = Some(hb.issued_at_ms);
+        match checked {
+            Ok(claims) => {
+                let until = now
+                    .saturating_add(inner.liveness_window_ms)
+                    .min(claims.expires_at_ms.unwrap_or(u64::MAX));
+                l.live_until_ms = Some(until);
+                l.measurement = Some(claims.measurement.clone());
+                l.error = None;
+                Ok(HeartbeatReceipt {
+                    live_until_ms: until,
+                    measurement: claims.measurement,
+                })
+            }
+            Err(reason) => {
+                tracing::warn!(operator = %hb.identity, %reason,
+                    "attestation failed; operator excluded from scheduling");
+                l.live_until_ms = None;
+                l.error = Some(reason.clone());
+                Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    format!("attestation failed: {reason}"),
+                ))
+            }
+        }
+    };
+    inner.kick.notify_one();
+    receipt.map(Json)
+}
+
+async fn operators(AxState(inner): AxState<Arc<Inner>>) -> ApiResult<OperatorsPage> {
+    let now = now_ms();
+    let mut rows: BTreeMap<IdentityKey, OperatorView> = BTreeMap::new();
+    {
+        let core = lock(&inner.core);
+        for ring in core.state.keyrings() {
+            for op in &ring.operators {
+                rows.entry(op.identity)
+                    .or_insert_with(|| OperatorView {
+                        identity: op.identity,
+                        address: op.address.clone(),
+                        region: op.region.clone(),
+                        keyrings: Vec::new(),
+                        live: false,
+                        live_until_ms: None,
+                        last_heartbeat_ms: None,
+                        measurement: None,
+                        error: None,
+                    })
+                    .keyrings
+                    .push(ring.id.clone());
+            }
+        }
+    }
+    let live = lock(&inner.live);
+    for (id, row) in rows.iter_mut() {
+        if let Some(l) = live.get(id) {
+            row.live = l.live_until_ms.is_some_and(|t| t > now);
+            row.live_until_ms = l.live_until_ms;
+            row.last_heartbeat_ms = l.last_heartbeat_ms;
+            row.measurement = l.measurement.clone();
+            row.error = l.error.clone();
+        }
+    }
+    Ok(Json(OperatorsPage {
+        operators: rows.into_values().collect(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejections_map_to_caller_fault_statuses() {
+        let s = |r: Rejection| ApiError::from(r).status;
+        assert_eq!(s(Rejection::HighS), StatusCode::BAD_REQUEST);
+        assert_eq!(s(Rejection::Replay(Hash32::ZERO)), StatusCode::CONFLICT);
+        assert_eq!(
+            s(Rejection::UnknownKey(Hash32::ZERO)),
+            StatusCode::NOT_FOUND
+        );
+        let k = Identity::from_secret_bytes(&[1; 32]).public();
+        assert_eq!(s(Rejection::BadSignature(k)), StatusCode::FORBIDDEN);
+    }
+}

@@ -1,0 +1,241 @@
+//! A test network: a state with genesis, one keyring, and helpers that sign and apply.
+
+use k256::ecdsa::{RecoveryId, SigningKey};
+use tessera_identity::Identity;
+
+use crate::command::{Action, Command, Hash32, Operator, SignedCommand};
+use crate::state::*;
+
+pub(crate) const NET: &str = "testnet";
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Who {
+    Ledger,
+    Owner,
+    Op(usize),
+    Outsider,
+}
+
+pub(crate) struct Net {
+    pub(crate) state: State,
+    pub(crate) ledger: Identity,
+    pub(crate) owner: Identity,
+    pub(crate) ops: Vec<Identity>,
+    pub(crate) outsider: Identity,
+    pub(crate) counter: u64,
+    /// `issued_at_ms` of the next command.
+    pub(crate) clock: u64,
+}
+
+pub(crate) fn id(seed: u8) -> Identity {
+    Identity::from_secret_bytes(&[seed; 32])
+}
+
+/// The ECDSA key the fake operators "generated".
+pub(crate) fn ecdsa_secret() -> SigningKey {
+    SigningKey::from_bytes(&[7u8; 32].into()).unwrap()
+}
+
+pub(crate) fn compressed_hex(sk: &SigningKey) -> String {
+    hex::encode(sk.verifying_key().to_encoded_point(true).as_bytes())
+}
+
+pub(crate) fn sign(sk: &SigningKey, digest: &Hash32) -> (Hash32, Hash32, u8) {
+    let (sig, rid): (k256::ecdsa::Signature, RecoveryId) =
+        sk.sign_prehash_recoverable(&digest.0).unwrap();
+    let (r, s) = sig.split_bytes();
+    (Hash32(r.into()), Hash32(s.into()), rid.to_byte())
+}
+
+impl Net {
+    /// Genesis and keyring "ring" with `n` operators, threshold `t`.
+    pub(crate) fn new(n: usize, t: u16) -> Net {
+        let mut net = Net {
+            state: State::new(NET.into(), id(1).public()),
+            ledger: id(1),
+            owner: id(2),
+            ops: (0..n).map(|i| id(10 + i as u8)).collect(),
+            outsider: id(3),
+            counter: 0,
+            clock: 1_000,
+        };
+        net.ok(
+            Who::Ledger,
+            Action::Genesis {
+                allowlist: vec!["ab".repeat(32)],
+                platform_keys: vec![id(4).public()],
+            },
+        );
+        let operators = net
+            .ops
+            .iter()
+            .enumerate()
+            .map(|(i, o)| Operator {
+                identity: o.public(),
+                address: format!("127.0.0.1:{}", 7000 + i),
+                region: "local".into(),
+            })
+            .collect();
+        net.ok(
+            Who::Ledger,
+            Action::RegisterKeyring {
+                keyring_id: "ring".into(),
+                threshold: t,
+                operators,
+                owners: vec![net.owner.public()],
+            },
+        );
+        net
+    }
+
+    pub(crate) fn ident(&self, who: Who) -> &Identity {
+        match who {
+            Who::Ledger => &self.ledger,
+            Who::Owner => &self.owner,
+            Who::Op(i) => self.ops.get(i).unwrap_or(&self.outsider),
+            Who::Outsider => &self.outsider,
+        }
+    }
+
+    pub(crate) fn command(&mut self, who: Who, action: Action) -> SignedCommand {
+        self.counter += 1;
+        let mut nonce = [0u8; 16];
+        nonce[..8].copy_from_slice(&self.counter.to_be_bytes());
+        let cmd = Command {
+            network: NET.into(),
+            nonce,
+            issued_at_ms: self.clock,
+            action,
+        };
+        SignedCommand::sign(self.ident(who), cmd)
+    }
+
+    /// Applies the entry for `sc`; on rejection asserts the state did not change.
+    pub(crate) fn submit(&mut self, sc: SignedCommand) -> Result<Hash32, Rejection> {
+        let entry = self.state.next_entry(sc);
+        let before = self.state.clone();
+        match self.state.apply(&entry) {
+            Ok(()) => Ok(entry.command.id()),
+            Err(e) => {
+                assert_eq!(self.state, before, "a rejected entry changed the state");
+                Err(e)
+            }
+        }
+    }
+
+    pub(crate) fn push(&mut self, who: Who, action: Action) -> Result<Hash32, Rejection> {
+        let sc = self.command(who, action);
+        self.submit(sc)
+    }
+
+    #[track_caller]
+    pub(crate) fn ok(&mut self, who: Who, action: Action) -> Hash32 {
+        match self.push(who, action) {
+            Ok(id) => id,
+            Err(e) => panic!("unexpected rejection: {e}"),
+        }
+    }
+
+    #[track_caller]
+    pub(crate) fn rejected(&mut self, who: Who, action: Action) -> Rejection {
+        match self.push(who, action) {
+            Err(e) => e,
+            Ok(_) => panic!("expected a rejection"),
+        }
+    }
+
+    pub(crate) fn n(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// A requested key, keygen started, not yet reported.
+    pub(crate) fn generating_key(&mut self) -> Hash32 {
+        let key = self.ok(
+            Who::Owner,
+            Action::RequestKey {
+                keyring_id: "ring".into(),
+                key_type: "ecdsa-secp256k1".into(),
+            },
+        );
+        self.ok(Who::Ledger, Action::StartKeygen { request: key });
+        key
+    }
+
+    pub(crate) fn key_generated(&self, key: Hash32) -> Action {
+        Action::KeyGenerated {
+            request: key,
+            public_key: compressed_hex(&ecdsa_secret()),
+            chain_code: Hash32([9; 32]),
+        }
+    }
+
+    pub(crate) fn active_key(&mut self) -> Hash32 {
+        let key = self.generating_key();
+        for i in 0..self.n() {
+            let a = self.key_generated(key);
+            self.ok(Who::Op(i), a);
+        }
+        key
+    }
+
+    pub(crate) fn presign(&mut self, key: Hash32, signers: &[u16], tag: u8) -> Hash32 {
+        let session = Hash32([tag; 32]);
+        self.ok(
+            Who::Ledger,
+            Action::StartPresign {
+                key,
+                session,
+                signers: signers.to_vec(),
+            },
+        );
+        session
+    }
+
+    pub(crate) fn ready(&mut self, session: Hash32, signers: &[u16]) {
+        for i in signers {
+            self.ok(Who::Op(usize::from(*i)), Action::PresignReady { session });
+        }
+    }
+
+    pub(crate) fn request_signature(
+        &mut self,
+        key: Hash32,
+        digest: Hash32,
+        tweak: Option<Hash32>,
+    ) -> Hash32 {
+        self.ok(
+            Who::Owner,
+            Action::RequestSignature {
+                key,
+                digest,
+                tweak,
+                note: None,
+            },
+        )
+    }
+
+    /// Key active, presign 0,1 ready and assigned to a fresh request over `digest`.
+    pub(crate) fn signing(&mut self, digest: Hash32, tweak: Option<Hash32>) -> (Hash32, Hash32) {
+        let key = self.active_key();
+        let p = self.presign(key, &[0, 1], 0x51);
+        self.ready(p, &[0, 1]);
+        let req = self.request_signature(key, digest, tweak);
+        self.ok(
+            Who::Ledger,
+            Action::StartSign {
+                request: req,
+                presign: p,
+            },
+        );
+        (key, req)
+    }
+}
+
+pub(crate) fn done(request: Hash32, sig: (Hash32, Hash32, u8)) -> Action {
+    Action::SignatureDone {
+        request,
+        r: sig.0,
+        s: sig.1,
+        recovery_id: sig.2,
+    }
+}
