@@ -6,7 +6,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod client;
+mod daemon;
 mod demo;
+mod devnet;
 #[cfg(feature = "malicious")]
 mod misbehave;
 
@@ -17,6 +20,8 @@ mod misbehave;
     about = "Tessera: threshold ECDSA signing network"
 )]
 struct Cli {
+    #[command(flatten)]
+    client: client::ClientOpts,
     #[command(subcommand)]
     command: Command,
 }
@@ -26,12 +31,28 @@ enum Command {
     /// Key generation among N operators, presigning and signing with a random M of them, and
     /// verification — all parties in this process.
     Demo(demo::DemoArgs),
+    /// Runs an operator node (long-running).
+    Node(daemon::NodeArgs),
+    /// Runs the ledger, the network's coordination service (long-running).
+    Ledger(daemon::LedgerArgs),
+    /// Starts a whole network on this machine: a ledger and N operator nodes on loopback.
+    Devnet(devnet::DevnetArgs),
+    /// Keys: `key create`.
+    #[command(subcommand)]
+    Key(client::KeyCommand),
+    /// Requests a signature and waits for it.
+    Sign(client::SignArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
+        Command::Node(args) => daemon::node(args),
+        Command::Ledger(args) => daemon::ledger(args),
+        Command::Devnet(args) => devnet::run(args, cli.client.identity.clone()),
+        Command::Key(cmd) => client::key(cmd, &cli.client),
+        Command::Sign(args) => client::sign(args, &cli.client),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,252 @@
+//! Client commands: `tessera --ledger URL key create` and `tessera --ledger URL sign`.
+//!
+//! Each command signs what it submits with the caller's identity key (`--identity FILE`, by
+//! default `$XDG_CONFIG_HOME/tessera/identity.pem` or `~/.config/tessera/identity.pem`,
+//! created on first use), then waits for the network's result and checks it locally before
+//! printing it: a signature is verified against the key's public key.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use k256::ecdsa::signature::hazmat::PrehashVerifier;
+use rand_core::OsRng;
+use sha2::{Digest, Sha256};
+use tessera_identity::Identity;
+use tessera_ledger::api::RequestView;
+use tessera_ledger::client::Client;
+use tessera_ledger::command::{Action, Command, Hash32, SignedCommand};
+
+/// Options every client command shares.
+#[derive(Args, Debug, Clone)]
+pub struct ClientOpts {
+    /// The ledger's URL (e.g. the `ledger_url` in a devnet's devnet.json).
+    #[arg(long, global = true)]
+    pub ledger: Option<String>,
+    /// Your identity key (Ed25519 PKCS#8 PEM); created on first use.
+    #[arg(long, global = true)]
+    pub identity: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Requests a new threshold key and waits for the operators' key generation.
+    Create(KeyCreateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct KeyCreateArgs {
+    /// The keyring whose operators hold the key.
+    #[arg(long, default_value = "default")]
+    keyring: String,
+    /// Key type; only ecdsa-secp256k1 for now.
+    #[arg(long = "type", default_value = "ecdsa-secp256k1")]
+    key_type: String,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    timeout: u64,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["message", "digest"])))]
+pub struct SignArgs {
+    /// The key id (from `key create`).
+    #[arg(long)]
+    key: String,
+    /// Sign SHA-256 of this text.
+    #[arg(long)]
+    message: Option<String>,
+    /// Sign this 32-byte digest (64 hex digits).
+    #[arg(long)]
+    digest: Option<String>,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+    #[arg(long)]
+    json: bool,
+}
+
+/// Where the caller's identity lives by default.
+pub fn default_identity_path() -> Result<PathBuf, String> {
+    if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir).join("tessera").join("identity.pem"));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|d| !d.is_empty())
+        .ok_or("neither XDG_CONFIG_HOME nor HOME is set; pass --identity FILE")?;
+    Ok(PathBuf::from(home)
+        .join(".config")
+        .join("tessera")
+        .join("identity.pem"))
+}
+
+pub fn load_identity(opts: &ClientOpts) -> Result<Identity, String> {
+    let path = match &opts.identity {
+        Some(p) => p.clone(),
+        None => default_identity_path()?,
+    };
+    Identity::load_or_create(&path, &mut OsRng).map_err(|e| e.to_string())
+}
+
+fn ledger(opts: &ClientOpts) -> Result<Client, String> {
+    let url = opts
+        .ledger
+        .clone()
+        .ok_or("no ledger: pass --ledger URL (a devnet's URL is in its devnet.json)")?;
+    Ok(Client::new(&url))
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Signs `action`, submits it and returns the request id (the command's id).
+fn submit(client: &Client, identity: &Identity, action: Action) -> Result<Hash32, String> {
+    let info = client
+        .info()
+        .map_err(|e| format!("ledger unreachable: {e}"))?;
+    let cmd = Command::new(info.network, action, now_ms(), &mut OsRng);
+    let signed = SignedCommand::sign(identity, cmd);
+    let receipt = client.submit(&signed).map_err(|e| e.to_string())?;
+    Ok(receipt.id)
+}
+
+fn wait(client: &Client, id: &Hash32, timeout: Duration) -> Result<RequestView, String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!(
+                "timed out after {} s waiting for request {id}",
+                timeout.as_secs()
+            ));
+        }
+        let wait_ms = u64::try_from(left.as_millis().min(10_000)).unwrap_or(10_000);
+        match client.request(id, wait_ms) {
+            Ok(v) if v.is_final() => return Ok(v),
+            Ok(_) => {}
+            Err(tessera_ledger::ClientError::Transport { .. }) => {
+                std::thread::sleep(Duration::from_millis(200))
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+pub fn key(cmd: KeyCommand, opts: &ClientOpts) -> Result<(), String> {
+    match cmd {
+        KeyCommand::Create(args) => key_create(args, opts),
+    }
+}
+
+fn key_create(args: KeyCreateArgs, opts: &ClientOpts) -> Result<(), String> {
+    let client = ledger(opts)?;
+    let identity = load_identity(opts)?;
+    let id = submit(
+        &client,
+        &identity,
+        Action::RequestKey {
+            keyring_id: args.keyring.clone(),
+            key_type: args.key_type.clone(),
+        },
+    )?;
+    if !args.json {
+        eprintln!("key request {id} submitted; waiting for key generation…");
+    }
+    let view = wait(&client, &id, Duration::from_secs(args.timeout))?;
+    let RequestView::Key(k) = view else {
+        return Err("the ledger answered with a signature request".into());
+    };
+    let Some(public_key) = k.public_key.filter(|_| k.status == "active") else {
+        return Err(format!(
+            "key generation failed: {}",
+            k.reason.unwrap_or_else(|| k.status.clone())
+        ));
+    };
+    if args.json {
+        let out = serde_json::json!({
+            "key_id": k.key_id.to_string(),
+            "public_key": public_key,
+            "keyring": k.keyring_id,
+            "key_type": k.key_type,
+            "chain_code": k.chain_code.map(|c| c.to_string()),
+        });
+        println!("{out}");
+    } else {
+        println!("key_id:     {}", k.key_id);
+        println!("public_key: {public_key}");
+    }
+    Ok(())
+}
+
+pub fn sign(args: SignArgs, opts: &ClientOpts) -> Result<(), String> {
+    let client = ledger(opts)?;
+    let identity = load_identity(opts)?;
+    let key: Hash32 = args
+        .key
+        .parse()
+        .map_err(|_| format!("--key {:?} is not a key id (64 hex digits)", args.key))?;
+    let digest: [u8; 32] = match (&args.message, &args.digest) {
+        (Some(m), _) => Sha256::digest(m.as_bytes()).into(),
+        (None, Some(d)) => hex::decode(d.trim_start_matches("0x"))
+            .ok()
+            .and_then(|v| <[u8; 32]>::try_from(v).ok())
+            .ok_or_else(|| format!("--digest {d:?} is not 32 bytes of hex"))?,
+        (None, None) => return Err("pass --message TEXT or --digest HEX".into()),
+    };
+    let id = submit(
+        &client,
+        &identity,
+        Action::RequestSignature {
+            key,
+            digest: Hash32(digest),
+            tweak: None,
+            note: None,
+        },
+    )?;
+    let view = wait(&client, &id, Duration::from_secs(args.timeout))?;
+    let RequestView::Signature(v) = view else {
+        return Err("the ledger answered with a key request".into());
+    };
+    let (Some(r), Some(s), Some(recovery_id), Some(public_key)) =
+        (v.r, v.s, v.recovery_id, v.public_key.clone())
+    else {
+        return Err(format!(
+            "signing failed: {}",
+            v.reason.unwrap_or_else(|| v.status.clone())
+        ));
+    };
+    // Check what the network returned before handing it on.
+    let pk = hex::decode(&public_key).map_err(|e| e.to_string())?;
+    let vk = k256::ecdsa::VerifyingKey::from_sec1_bytes(&pk).map_err(|e| e.to_string())?;
+    let sig = k256::ecdsa::Signature::from_scalars(r.0, s.0).map_err(|e| e.to_string())?;
+    vk.verify_prehash(&digest, &sig)
+        .map_err(|_| "the network returned a signature that does not verify".to_string())?;
+    let signers = v.signers.unwrap_or_default();
+    if args.json {
+        let out = serde_json::json!({
+            "request_id": v.request_id.to_string(),
+            "key_id": v.key.to_string(),
+            "digest": hex::encode(digest),
+            "r": r.to_string(),
+            "s": s.to_string(),
+            "recovery_id": recovery_id,
+            "public_key": public_key,
+            "signers": signers,
+        });
+        println!("{out}");
+    } else {
+        println!("request_id:  {}", v.request_id);
+        println!("digest:      {}", hex::encode(digest));
+        println!("r:           {r}");
+        println!("s:           {s}");
+        println!("recovery_id: {recovery_id}");
+        println!("signers:     {signers:?}");
+    }
+    Ok(())
+}

@@ -1,0 +1,442 @@
+//! The three sessions a node takes part in, each a blocking function run on its own thread:
+//! key generation, presigning (for the pool) and online signing.
+//!
+//! Every session records itself in the sealed journal when it starts and removes the record
+//! when it ends, so that a node restarted after a crash knows which sessions it abandoned and
+//! reports them to the ledger instead of silently timing out.
+//!
+//! Signing follows SECURITY-CHECKLIST "Never use a presignature twice": the store deletes the
+//! presignature and writes a durable tombstone in one committed transaction *before* the
+//! signature share is computed and released. If the node dies after that, the presignature is
+//! gone for good and the ledger assigns the request another one.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{OsRng, SeedableRng};
+use tessera_core::echo::Echo;
+use tessera_core::{PartyIndex, SessionId};
+use tessera_ecdsa::{KeyShare, Keygen, Presign, Presignature, Sign, SignRequest};
+use tessera_identity::Identity;
+use tessera_ledger::command::{Action, Command, Hash32, SignedCommand};
+use tessera_ledger::state::Keyring;
+use tessera_ledger::Client;
+use tessera_store::{Store, Table};
+use tessera_zk::SecurityLevel;
+
+use crate::metrics::Metrics;
+use crate::router::Router;
+use crate::session::{self, Net, Roster, RoundObserver, SessionError};
+
+/// What every job needs.
+pub struct Ctx {
+    pub identity: Arc<Identity>,
+    pub network: String,
+    pub store: Arc<Store>,
+    pub router: Arc<Router>,
+    pub net: Arc<dyn Net>,
+    pub metrics: Arc<Metrics>,
+    pub ledger: Client,
+    pub round_timeout: Duration,
+    pub paillier: Arc<PaillierSource>,
+}
+
+impl std::fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx")
+            .field("identity", &self.identity.public())
+            .field("network", &self.network)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error("sealed store: {0}")]
+    Store(#[from] tessera_store::StoreError),
+    #[error("{0}")]
+    Local(String),
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+pub fn now_secs() -> u64 {
+    now_ms() / 1000
+}
+
+fn fresh_rng() -> ChaCha20Rng {
+    let mut seed = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut OsRng, &mut seed);
+    ChaCha20Rng::from_seed(seed)
+}
+
+/// This node's Paillier key, generated once from fresh safe primes in the background at first
+/// start (or taken from the public test primes in insecure test mode) and kept sealed; every
+/// key generation uses it, as CGGMP's auxiliary information is per party, not per key.
+pub struct PaillierSource {
+    slot: Mutex<Option<Result<Vec<u8>, String>>>,
+    ready: Condvar,
+}
+
+impl std::fmt::Debug for PaillierSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PaillierSource(<redacted>)")
+    }
+}
+
+const PAILLIER_RECORD: &str = "own";
+
+impl PaillierSource {
+    /// Loads the sealed key or starts generating one on a background thread.
+    pub fn start(store: Arc<Store>, insecure_test_index: Option<usize>) -> Arc<Self> {
+        let src = Arc::new(PaillierSource {
+            slot: Mutex::new(None),
+            ready: Condvar::new(),
+        });
+        let bg = src.clone();
+        std::thread::spawn(move || {
+            let result = Self::load_or_make(&store, insecure_test_index);
+            if let Err(e) = &result {
+                tracing::error!(error = %e, "no Paillier key: key generation cannot run");
+            }
+            let mut slot = bg.slot.lock().unwrap_or_else(|p| p.into_inner());
+            *slot = Some(result);
+            bg.ready.notify_all();
+        });
+        src
+    }
+
+    fn load_or_make(store: &Store, insecure: Option<usize>) -> Result<Vec<u8>, String> {
+        if let Some(bytes) = store
+            .get(Table::PaillierKeys, PAILLIER_RECORD)
+            .map_err(|e| e.to_string())?
+        {
+            return Ok(bytes.to_vec());
+        }
+        let started = Instant::now();
+        let key = match insecure {
+            Some(i) => tessera_sim::fixtures::paillier_keys(1, i)?
+                .pop()
+                .ok_or("no fixture key")?,
+            None => {
+                let bits = SecurityLevel::LEVEL128.min_modulus_bits / 2;
+                tessera_paillier::SecretKey::generate(&mut fresh_rng(), bits)
+            }
+        };
+        let bytes = postcard::to_allocvec(&key).map_err(|e| e.to_string())?;
+        store
+            .put(Table::PaillierKeys, PAILLIER_RECORD, &bytes)
+            .map_err(|e| e.to_string())?;
+        tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            insecure_test_primes = insecure.is_some(),
+            "Paillier key ready"
+        );
+        Ok(bytes)
+    }
+
+    /// Waits (up to `timeout`) for the key.
+    pub fn get(&self, timeout: Duration) -> Result<tessera_paillier::SecretKey, String> {
+        let slot = self.slot.lock().unwrap_or_else(|p| p.into_inner());
+        let (slot, _) = self
+            .ready
+            .wait_timeout_while(slot, timeout, |s| s.is_none())
+            .unwrap_or_else(|p| p.into_inner());
+        match slot.as_ref() {
+            Some(Ok(bytes)) => postcard::from_bytes(bytes).map_err(|e| e.to_string()),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err("the Paillier key is still being generated".into()),
+        }
+    }
+}
+
+/// Signs and submits a command, retrying transient ledger errors for a while.
+pub fn submit(ctx: &Ctx, action: Action) -> Result<(), String> {
+    let cmd = Command::new(ctx.network.clone(), action, now_ms(), &mut OsRng);
+    let signed = SignedCommand::sign(&ctx.identity, cmd);
+    let mut delay = Duration::from_millis(100);
+    let give_up = Instant::now() + Duration::from_secs(30);
+    loop {
+        match ctx.ledger.submit(&signed) {
+            Ok(_) => return Ok(()),
+            Err(e @ tessera_ledger::ClientError::Transport { .. }) if Instant::now() < give_up => {
+                tracing::warn!(error = %e, "ledger unavailable; retrying");
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+struct Observer<'a> {
+    metrics: &'a Metrics,
+    protocol: &'static str,
+}
+
+impl RoundObserver for Observer<'_> {
+    fn round_done(&mut self, _round: usize, elapsed: Duration) {
+        self.metrics.round(self.protocol, elapsed.as_secs_f64());
+    }
+}
+
+fn roster(keyring: &Keyring, me: u16, members: &[u16]) -> Result<Roster, JobError> {
+    let mut parties = Vec::new();
+    for &i in members {
+        let op = keyring
+            .operator(i)
+            .ok_or_else(|| JobError::Local(format!("operator {i} is not in the keyring")))?;
+        parties.push((PartyIndex(i), op.identity));
+    }
+    Ok(Roster::new(PartyIndex(me), parties)?)
+}
+
+/// Runs a session and does the bookkeeping shared by all three protocols: journal, router,
+/// metrics, and a `SessionFailed` report to the ledger on failure.
+fn guarded<T>(
+    ctx: &Ctx,
+    protocol: &'static str,
+    session: Hash32,
+    sid: SessionId,
+    body: impl FnOnce(
+        &std::sync::mpsc::Receiver<session::Frame>,
+        &mut dyn RoundObserver,
+    ) -> Result<T, JobError>,
+) -> Result<T, JobError> {
+    let key = format!("{protocol}:{session}");
+    ctx.store.journal_put(&key, protocol.as_bytes())?;
+    let inbox = ctx.router.open(sid);
+    let mut obs = Observer {
+        metrics: &ctx.metrics,
+        protocol,
+    };
+    let started = Instant::now();
+    let out = body(&inbox, &mut obs);
+    ctx.router.close(&sid);
+    match &out {
+        Ok(_) => {
+            ctx.metrics.session(protocol, "ok");
+            tracing::info!(protocol, %session, ms = started.elapsed().as_millis() as u64, "session done");
+        }
+        Err(e) => {
+            let (blamed, cause) = match e {
+                JobError::Session(s) => (s.blamed().iter().map(|p| p.0).collect(), s.cause()),
+                _ => (Vec::new(), "local".to_string()),
+            };
+            ctx.metrics.session(protocol, "failed");
+            ctx.metrics.failure(protocol, &cause);
+            tracing::warn!(protocol, %session, error = %e, ?blamed, "session failed");
+            if !matches!(e, JobError::Session(SessionError::Cancelled)) {
+                let report = Action::SessionFailed {
+                    session,
+                    blamed,
+                    check: cause,
+                };
+                if let Err(e) = submit(ctx, report) {
+                    tracing::warn!(error = %e, "could not report the failure to the ledger");
+                }
+            }
+        }
+    }
+    // The journal entry goes only after the outcome is durable (share stored, presignature
+    // stored or consumed) and reported.
+    if let Err(e) = ctx.store.journal_remove(&key) {
+        tracing::warn!(error = %e, "journal");
+    }
+    out
+}
+
+/// Key generation among all operators of `keyring`.
+pub fn keygen(
+    ctx: &Ctx,
+    key: Hash32,
+    session: Hash32,
+    keyring: &Keyring,
+    me: u16,
+) -> Result<(), JobError> {
+    let members: Vec<u16> = (0..keyring.n()).collect();
+    let roster = roster(keyring, me, &members)?;
+    let share = guarded(
+        ctx,
+        "keygen",
+        session,
+        SessionId(session.0),
+        |inbox, obs| {
+            let paillier = ctx
+                .paillier
+                .get(Duration::from_secs(600))
+                .map_err(JobError::Local)?;
+            let mut rng = fresh_rng();
+            let sid = SessionId(session.0);
+            let inner = Keygen::new(
+                sid,
+                PartyIndex(me),
+                keyring.n(),
+                keyring.threshold,
+                SecurityLevel::LEVEL128,
+                paillier,
+                &mut rng,
+            )
+            .map_err(SessionError::from)?;
+            let machine = Echo::new(inner, sid).map_err(SessionError::from)?;
+            let share: KeyShare = session::run(
+                machine,
+                &roster,
+                &*ctx.net,
+                inbox,
+                ctx.round_timeout,
+                &mut rng,
+                obs,
+            )?;
+            let bytes = share
+                .to_bytes()
+                .map_err(|e| JobError::Local(e.to_string()))?;
+            ctx.store.put(Table::KeyShares, &key.to_string(), &bytes)?;
+            Ok(share)
+        },
+    )?;
+    let public_key = hex::encode(share.public_key.0);
+    submit(
+        ctx,
+        Action::KeyGenerated {
+            request: key,
+            public_key,
+            chain_code: Hash32(share.chain_code),
+        },
+    )
+    .map_err(JobError::Local)
+}
+
+fn load_share(ctx: &Ctx, key: &Hash32) -> Result<KeyShare, JobError> {
+    let bytes = ctx
+        .store
+        .get(Table::KeyShares, &key.to_string())?
+        .ok_or_else(|| JobError::Local(format!("no share of key {key}")))?;
+    KeyShare::from_bytes(&bytes).map_err(|e| JobError::Local(e.to_string()))
+}
+
+/// Presigning among `signers` for the pool of `key`.
+pub fn presign(
+    ctx: &Ctx,
+    key: Hash32,
+    session: Hash32,
+    keyring: &Keyring,
+    signers: &[u16],
+    me: u16,
+) -> Result<(), JobError> {
+    let roster = roster(keyring, me, signers)?;
+    let share = Arc::new(load_share(ctx, &key)?);
+    let parties: Vec<PartyIndex> = signers.iter().map(|&i| PartyIndex(i)).collect();
+    guarded(
+        ctx,
+        "presign",
+        session,
+        SessionId(session.0),
+        |inbox, obs| {
+            let mut rng = fresh_rng();
+            let sid = SessionId(session.0);
+            let inner = Presign::new(sid, share, &parties, &mut rng).map_err(SessionError::from)?;
+            let machine = Echo::new(inner, sid).map_err(SessionError::from)?;
+            let presig: Presignature = session::run(
+                machine,
+                &roster,
+                &*ctx.net,
+                inbox,
+                ctx.round_timeout,
+                &mut rng,
+                obs,
+            )?;
+            let sealed = presig
+                .into_sealed_bytes()
+                .map_err(|e| JobError::Local(e.to_string()))?;
+            ctx.store
+                .put_presignature(&key.to_string(), &session.to_string(), &sealed)?;
+            Ok(())
+        },
+    )?;
+    pool_gauge(ctx, &key);
+    submit(ctx, Action::PresignReady { session }).map_err(JobError::Local)
+}
+
+pub fn pool_gauge(ctx: &Ctx, key: &Hash32) {
+    if let Ok(ids) = ctx.store.presignatures(&key.to_string()) {
+        ctx.metrics.set_pool(&key.to_string(), ids.len());
+    }
+}
+
+/// What a signing session needs from the ledger entries.
+#[derive(Debug, Clone)]
+pub struct SignJob {
+    pub request: Hash32,
+    pub key: Hash32,
+    pub presign: Hash32,
+    pub digest: [u8; 32],
+    pub tweak: Option<[u8; 32]>,
+    /// ρ: the hash of the ledger entry that bound the approved request to the presignature,
+    /// fixed only after the request was (SECURITY-CHECKLIST, re-randomized presignatures).
+    pub entropy: [u8; 32],
+}
+
+/// Online signing: consumes the presignature durably, then runs the one round.
+pub fn sign(
+    ctx: &Ctx,
+    job: &SignJob,
+    keyring: &Keyring,
+    signers: &[u16],
+    me: u16,
+) -> Result<(), JobError> {
+    let roster = roster(keyring, me, signers)?;
+    let share = load_share(ctx, &job.key)?;
+    let tweak = match job.tweak {
+        None => k256::Scalar::ZERO,
+        Some(t) => Option::<k256::Scalar>::from(
+            <k256::Scalar as k256::elliptic_curve::PrimeField>::from_repr(t.into()),
+        )
+        .ok_or_else(|| JobError::Local("tweak is not a scalar".into()))?,
+    };
+    let req = SignRequest {
+        digest: job.digest,
+        tweak,
+        entropy: job.entropy,
+    };
+    // The signing messages carry the sign sub-session id derived from the presign session.
+    let sid = SessionId(job.presign.0).derive(b"sign");
+    let sig = guarded(ctx, "sign", job.presign, sid, |inbox, obs| {
+        // Durable before anything derived from the presignature leaves this process.
+        let bytes = ctx
+            .store
+            .consume_presignature(&job.key.to_string(), &job.presign.to_string())?;
+        let presig = Presignature::from_sealed_bytes(&bytes, &share)
+            .map_err(|e| JobError::Local(e.to_string()))?;
+        let machine = Sign::new(presig, &req).map_err(SessionError::from)?;
+        let mut rng = fresh_rng();
+        Ok(session::run(
+            machine,
+            &roster,
+            &*ctx.net,
+            inbox,
+            ctx.round_timeout,
+            &mut rng,
+            obs,
+        )?)
+    })?;
+    pool_gauge(ctx, &job.key);
+    submit(
+        ctx,
+        Action::SignatureDone {
+            request: job.request,
+            r: Hash32(sig.r),
+            s: Hash32(sig.s),
+            recovery_id: sig.recovery_id,
+        },
+    )
+    .map_err(JobError::Local)
+}

@@ -1,0 +1,509 @@
+//! The daemon: startup checks, the ledger follower, the transport, heartbeats, metrics.
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tessera_identity::{Identity, IdentityKey};
+use tessera_ledger::command::{Action, Entry, Hash32};
+use tessera_ledger::state::{KeyStatus, SignatureStatus, State};
+use tessera_ledger::Client;
+use tessera_store::Store;
+use tessera_transport::{Inbound, Transport, TransportConfig};
+
+use crate::attestation::{BackendEvidence, LogAdmission};
+
+use crate::config::{AttestationConfig, NodeConfig};
+use crate::jobs::{self, now_ms, now_secs, Ctx, PaillierSource, SignJob};
+use crate::metrics::Metrics;
+use crate::router::{Limits, Routed, Router};
+use crate::session::{Frame, Net};
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("configuration: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("identity: {0}")]
+    Identity(#[from] tessera_identity::IdentityError),
+    #[error("attestation: {0}")]
+    Attestation(String),
+    #[error("sealed store: {0}")]
+    Store(#[from] tessera_store::StoreError),
+    #[error("ledger: {0}")]
+    Ledger(String),
+    #[error("transport: {0}")]
+    Transport(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The TLS transport as the sessions see it.
+struct TransportNet(Arc<Transport>);
+
+impl Net for TransportNet {
+    fn send(&self, to: &IdentityKey, frame: Vec<u8>) -> Result<(), String> {
+        self.0.send(to, frame).map_err(|e| e.to_string())
+    }
+}
+
+/// How often the node tells the ledger it is alive (with fresh evidence).
+const HEARTBEAT: Duration = Duration::from_secs(2);
+/// Long-poll wait on the ledger's log.
+const LOG_WAIT_MS: u64 = 10_000;
+
+/// Runs the node until `shutdown` resolves.
+pub async fn run(
+    cfg: NodeConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), NodeError> {
+    cfg.check_secrets()?;
+    let identity = Arc::new(Identity::load(&cfg.identity_key)?);
+    let me = identity.public();
+    let backend: Arc<dyn tessera_attest::Backend> = match &cfg.attestation {
+        AttestationConfig::Software {
+            platform_key,
+            sealing_key,
+        } => {
+            let measurement = tessera_attest::measure_current_exe()
+                .map_err(|e| NodeError::Attestation(e.to_string()))?;
+            Arc::new(
+                tessera_attest::SoftwareBackend::load(platform_key, measurement, sealing_key)
+                    .map_err(|e| NodeError::Attestation(e.to_string()))?,
+            )
+        }
+    };
+    let sealing = backend
+        .sealing_key()
+        .map_err(|e| NodeError::Attestation(e.to_string()))?;
+    std::fs::create_dir_all(&cfg.data_dir)
+        .map_err(|e| NodeError::Other(format!("{}: {e}", cfg.data_dir.display())))?;
+    let store = Arc::new(Store::open(&cfg.data_dir.join("node.redb"), &sealing)?);
+    drop(sealing);
+
+    let client = Client::new(&cfg.ledger_url);
+    let info = {
+        let c = client.clone();
+        let mut tries = 0u32;
+        loop {
+            let c2 = c.clone();
+            match tokio::task::spawn_blocking(move || c2.info()).await {
+                Ok(Ok(info)) => break info,
+                Ok(Err(e)) if tries < 60 => {
+                    tracing::info!(error = %e, "waiting for the ledger");
+                }
+                Ok(Err(e)) => return Err(NodeError::Ledger(e.to_string())),
+                Err(e) => return Err(NodeError::Other(e.to_string())),
+            }
+            tries += 1;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    };
+    if info.network != cfg.network || info.ledger_key != cfg.ledger_key {
+        return Err(NodeError::Ledger(format!(
+            "the ledger at {} serves network {:?} with key {}, the configuration expects {:?} with key {}",
+            cfg.ledger_url, info.network, info.ledger_key, cfg.network, cfg.ledger_key
+        )));
+    }
+
+    let metrics = Arc::new(Metrics::new());
+    let state = Arc::new(RwLock::new(State::new(cfg.network.clone(), cfg.ledger_key)));
+
+    // Catch up with the log before joining anything.
+    let mut next = 0u64;
+    let mut backlog = Vec::new();
+    loop {
+        let c = client.clone();
+        let from = next;
+        let entries = tokio::task::spawn_blocking(move || c.log(from, 1000, 0))
+            .await
+            .map_err(|e| NodeError::Other(e.to_string()))?
+            .map_err(|e| NodeError::Ledger(e.to_string()))?;
+        if entries.is_empty() {
+            break;
+        }
+        for e in entries {
+            next = e.seq + 1;
+            apply(&state, &metrics, &e, &mut backlog);
+        }
+    }
+    tracing::info!(entries = next, "caught up with the ledger");
+
+    let peers = peer_addresses(&state.read().unwrap_or_else(|p| p.into_inner()), &me);
+    let tcfg = TransportConfig::new(
+        identity.clone(),
+        cfg.listen,
+        peers,
+        Arc::new(LogAdmission {
+            state: state.clone(),
+        }),
+        Arc::new(BackendEvidence {
+            backend: backend.clone(),
+            identity: me,
+            network: cfg.network.clone(),
+        }),
+    );
+    let (transport, mut inbound) = Transport::start(tcfg)
+        .await
+        .map_err(|e| NodeError::Transport(e.to_string()))?;
+    let transport = Arc::new(transport);
+    let router = Arc::new(Router::new(Limits::default()));
+
+    let insecure_index = if cfg.insecure_test_primes {
+        let st = state.read().unwrap_or_else(|p| p.into_inner());
+        let idx = st
+            .keyrings()
+            .find_map(|k| k.operator_index(&me))
+            .map(usize::from)
+            .unwrap_or(0);
+        Some(idx)
+    } else {
+        None
+    };
+    let ctx = Arc::new(Ctx {
+        identity: identity.clone(),
+        network: cfg.network.clone(),
+        store: store.clone(),
+        router: router.clone(),
+        net: Arc::new(TransportNet(transport.clone())),
+        metrics: metrics.clone(),
+        ledger: client.clone(),
+        round_timeout: cfg.round_timeout,
+        paillier: PaillierSource::start(store.clone(), insecure_index),
+    });
+
+    // Sessions abandoned by a previous run of this node: report them so the ledger reschedules
+    // at once instead of waiting for a timeout.
+    let abandoned: BTreeSet<String> = store.journal_sessions()?.into_iter().collect();
+    for j in &abandoned {
+        if let Some((_, session)) = j.split_once(':') {
+            if let Ok(session) = session.parse::<Hash32>() {
+                let c = ctx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _ = jobs::submit(
+                        &c,
+                        Action::SessionFailed {
+                            session,
+                            blamed: Vec::new(),
+                            check: "restart".into(),
+                        },
+                    );
+                });
+            }
+        }
+        let _ = store.journal_remove(j);
+    }
+    // Work started before this run that is still open.
+    for e in std::mem::take(&mut backlog) {
+        dispatch(&ctx, &state, &e, true);
+    }
+    for key in state
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .keys()
+        .iter()
+        .map(|k| k.id)
+    {
+        jobs::pool_gauge(&ctx, &key);
+    }
+
+    // Inbound frames → sessions.
+    let r = router.clone();
+    let m = metrics.clone();
+    let inbound_task = tokio::spawn(async move {
+        while let Some(Inbound { from, payload }) = inbound.recv().await {
+            if r.dispatch(Frame {
+                from,
+                bytes: payload,
+            }) == Routed::Dropped
+            {
+                m.frames_dropped.inc();
+            }
+        }
+    });
+
+    // Heartbeats with fresh evidence.
+    let hb_ctx = ctx.clone();
+    let hb_backend = backend.clone();
+    let heartbeat_task = tokio::spawn(async move {
+        loop {
+            let c = hb_ctx.clone();
+            let b = hb_backend.clone();
+            let res = tokio::task::spawn_blocking(move || {
+                let ev = b
+                    .evidence(&c.identity.public(), &c.network, now_secs())
+                    .map_err(|e| e.to_string())?;
+                let hb = tessera_ledger::Heartbeat::sign(
+                    &c.identity,
+                    &c.network,
+                    tessera_ledger::Evidence {
+                        format: ev.format.clone(),
+                        bytes: ev.bytes.clone(),
+                    },
+                    now_ms(),
+                );
+                c.ledger
+                    .heartbeat(&hb)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+            .await;
+            match res {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "heartbeat refused"),
+                Err(e) => tracing::warn!(error = %e, "heartbeat task"),
+            }
+            tokio::time::sleep(HEARTBEAT).await;
+        }
+    });
+
+    // The follower.
+    let f_ctx = ctx.clone();
+    let f_state = state.clone();
+    let f_metrics = metrics.clone();
+    let f_transport = transport.clone();
+    let follow_task = tokio::spawn(async move {
+        let mut next = next;
+        loop {
+            let c = f_ctx.ledger.clone();
+            let from = next;
+            let got = tokio::task::spawn_blocking(move || c.log(from, 256, LOG_WAIT_MS)).await;
+            let entries = match got {
+                Ok(Ok(v)) => v,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "ledger unreachable");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+                Err(_) => continue,
+            };
+            let mut peers_changed = false;
+            for e in entries {
+                next = next.max(e.seq + 1);
+                let mut fresh = Vec::new();
+                if apply(&f_state, &f_metrics, &e, &mut fresh) {
+                    peers_changed |=
+                        matches!(e.command.command.action, Action::RegisterKeyring { .. });
+                    for e in fresh {
+                        dispatch(&f_ctx, &f_state, &e, false);
+                    }
+                }
+            }
+            if peers_changed {
+                let peers = peer_addresses(
+                    &f_state.read().unwrap_or_else(|p| p.into_inner()),
+                    &f_ctx.identity.public(),
+                );
+                if let Err(e) = f_transport.set_peers(peers) {
+                    tracing::warn!(error = %e, "could not update peers");
+                }
+            }
+            let s = f_transport.stats();
+            f_metrics.set_transport("frames_sent", s.frames_sent);
+            f_metrics.set_transport("frames_received", s.frames_received);
+            f_metrics.set_transport("handshake_failures", s.handshake_failures);
+            f_metrics.set_transport("admission_refusals", s.admission_refusals);
+        }
+    });
+
+    let metrics_task = cfg
+        .metrics_listen
+        .map(|addr| tokio::spawn(serve_metrics(addr, metrics.clone())));
+    tracing::info!(identity = %me, listen = %transport.local_addr(), "node running");
+
+    shutdown.await;
+    tracing::info!("shutting down");
+    follow_task.abort();
+    heartbeat_task.abort();
+    inbound_task.abort();
+    if let Some(t) = metrics_task {
+        t.abort();
+    }
+    // Sessions still running hold clones of the transport; dropping ours stops its tasks once
+    // they end (the process is exiting anyway).
+    match Arc::try_unwrap(transport) {
+        Ok(t) => t.shutdown().await,
+        Err(t) => drop(t),
+    }
+    Ok(())
+}
+
+/// Verifies and applies one entry; on success pushes it to `out` for dispatch.
+fn apply(state: &RwLock<State>, metrics: &Metrics, e: &Entry, out: &mut Vec<Entry>) -> bool {
+    let mut st = state.write().unwrap_or_else(|p| p.into_inner());
+    match st.apply(e) {
+        Ok(()) => {
+            metrics.ledger_entries.inc();
+            out.push(e.clone());
+            true
+        }
+        Err(r) => {
+            metrics.ledger_rejected.inc();
+            tracing::warn!(seq = e.seq, action = e.command.command.action.name(), rejection = %r, "ledger entry ignored: it does not verify");
+            false
+        }
+    }
+}
+
+fn peer_addresses(st: &State, me: &IdentityKey) -> HashMap<IdentityKey, SocketAddr> {
+    let mut peers = HashMap::new();
+    for kr in st.keyrings() {
+        if kr.operator_index(me).is_none() {
+            continue;
+        }
+        for op in &kr.operators {
+            if &op.identity == me {
+                continue;
+            }
+            match op.address.parse::<SocketAddr>() {
+                Ok(a) => {
+                    peers.insert(op.identity, a);
+                }
+                Err(_) => {
+                    tracing::warn!(peer = %op.identity, address = %op.address, "operator address is not host:port")
+                }
+            }
+        }
+    }
+    peers
+}
+
+/// Starts whatever `e` asks of this node. `catching_up`: the entry predates this run, so only
+/// work that is still open in the final state is joined.
+fn dispatch(ctx: &Arc<Ctx>, state: &RwLock<State>, e: &Entry, catching_up: bool) {
+    let me = ctx.identity.public();
+    let st = state.read().unwrap_or_else(|p| p.into_inner());
+    match &e.command.command.action {
+        Action::StartKeygen { request } => {
+            let session = e.command.id();
+            let Some(keyring) = st.key_keyring(request).cloned() else {
+                return;
+            };
+            let Some(idx) = keyring.operator_index(&me) else {
+                return;
+            };
+            if catching_up {
+                let open = st.keygen_session(request) == Some(session)
+                    && st.key(request).is_some_and(|k| {
+                        !matches!(
+                            k.status,
+                            KeyStatus::Active { .. } | KeyStatus::Failed { .. }
+                        ) && !k.results.contains_key(&idx)
+                    });
+                if !open {
+                    return;
+                }
+            }
+            let c = ctx.clone();
+            let key = *request;
+            drop(st);
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = jobs::keygen(&c, key, session, &keyring, idx) {
+                    tracing::warn!(%key, error = %e, "key generation failed");
+                }
+            });
+        }
+        Action::StartPresign {
+            key,
+            session,
+            signers,
+        } => {
+            let Some(keyring) = st.key_keyring(key).cloned() else {
+                return;
+            };
+            let Some(idx) = keyring.operator_index(&me) else {
+                return;
+            };
+            if !signers.contains(&idx) {
+                return;
+            }
+            if catching_up {
+                let open = st
+                    .presign(session)
+                    .is_some_and(|p| p.aborted.is_none() && !p.ready.contains(&idx));
+                if !open {
+                    return;
+                }
+            }
+            let (c, key, session, signers) = (ctx.clone(), *key, *session, signers.clone());
+            drop(st);
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = jobs::presign(&c, key, session, &keyring, &signers, idx) {
+                    tracing::warn!(%session, error = %e, "presigning failed");
+                }
+            });
+        }
+        Action::StartSign { request, presign } => {
+            let Some(req) = st.signature_request(request) else {
+                return;
+            };
+            let Some(p) = st.presign(presign) else {
+                return;
+            };
+            let Some(keyring) = st.key_keyring(&req.key).cloned() else {
+                return;
+            };
+            let Some(idx) = keyring.operator_index(&me) else {
+                return;
+            };
+            if !p.signers.contains(&idx) {
+                return;
+            }
+            let still_open = matches!(req.status, SignatureStatus::Signing { presign: q, .. } if q == *presign)
+                && !req.shares.contains_key(&idx);
+            if catching_up && !still_open {
+                return;
+            }
+            let job = SignJob {
+                request: *request,
+                key: req.key,
+                presign: *presign,
+                digest: req.digest.0,
+                tweak: req.tweak.map(|t| t.0),
+                entropy: e.hash.0,
+            };
+            let (c, signers) = (ctx.clone(), p.signers.clone());
+            drop(st);
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = jobs::sign(&c, &job, &keyring, &signers, idx) {
+                    tracing::warn!(request = %job.request, error = %e, "signing failed");
+                }
+            });
+        }
+        Action::AbortSession { session, reason } => {
+            tracing::info!(%session, reason, "ledger aborted a session");
+            ctx.router.close(&tessera_core::SessionId(session.0));
+            ctx.router
+                .close(&tessera_core::SessionId(session.0).derive(b"sign"));
+        }
+        _ => {}
+    }
+}
+
+async fn serve_metrics(addr: SocketAddr, metrics: Arc<Metrics>) {
+    use axum::routing::get;
+    let app = axum::Router::new().route(
+        "/metrics",
+        get(move || {
+            let m = metrics.clone();
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    m.render(),
+                )
+            }
+        }),
+    );
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => {
+            if let Err(e) = axum::serve(l, app).await {
+                tracing::warn!(error = %e, "metrics server stopped");
+            }
+        }
+        Err(e) => tracing::warn!(%addr, error = %e, "metrics endpoint could not bind"),
+    }
+}
