@@ -180,13 +180,9 @@ impl RequestView {
     }
 }
 
-/// Attestation evidence as the node presents it (the format names the verifier).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Evidence {
-    pub format: String,
-    #[serde(with = "hex_vec")]
-    pub bytes: Vec<u8>,
-}
+/// Attestation evidence as the node presents it (the attestation crate's type: the format
+/// names the verifier, the bytes are hex in JSON and size-bounded when decoded).
+pub use tessera_attest::Evidence;
 
 /// `POST /v1/heartbeats`: an operator says it is up, with fresh evidence. The signature covers
 /// `postcard((network, identity, evidence, issued_at_ms))` under [`HEARTBEAT_DOMAIN`]; the
@@ -264,25 +260,4 @@ pub struct OperatorView {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperatorsPage {
     pub operators: Vec<OperatorView>,
-}
-
-mod hex_vec {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            s.serialize_str(&hex::encode(v))
-        } else {
-            s.serialize_bytes(v)
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        if d.is_human_readable() {
-            let s = String::deserialize(d)?;
-            hex::decode(s).map_err(serde::de::Error::custom)
-        } else {
-            <Vec<u8>>::deserialize(d)
-        }
-    }
 }

@@ -15,7 +15,7 @@ pub mod store;
 mod testkit;
 
 pub use api::{Evidence, Heartbeat, Info, KeyView, Receipt, RequestView, SignatureView};
-pub use attest::{AttestationContext, Claims, EvidenceCheck, InsecureAcceptAll};
+pub use attest::{AttestPolicy, AttestationContext, Claims, EvidenceCheck, InsecureAcceptAll};
 pub use client::{Client, ClientError};
 pub use command::{Action, Command, CommandId, Entry, Hash32, LinkError, Operator, SignedCommand};
 pub use genesis::{GenesisFile, KeyringSpec};

@@ -26,7 +26,7 @@ use crate::api::{
     ErrorBody, Heartbeat, HeartbeatReceipt, Info, KeyView, LogPage, OperatorView, OperatorsPage,
     Receipt, RequestView,
 };
-use crate::attest::{AttestationContext, EvidenceCheck, InsecureAcceptAll};
+use crate::attest::{AttestPolicy, AttestationContext, EvidenceCheck};
 use crate::command::{Action, Command, Entry, Hash32, SignedCommand};
 use crate::genesis::GenesisFile;
 use crate::scheduler::{self, SchedulerConfig};
@@ -70,8 +70,7 @@ pub struct LedgerConfig {
 
 impl LedgerConfig {
     /// Defaults: scheduler on (pool 4; timeouts keygen 300 s, presign 120 s, sign 30 s), tick
-    /// 1 s, liveness 30 s, clock skew 10 min, and **no attestation** ([`InsecureAcceptAll`]):
-    /// set `evidence` for anything but a development network.
+    /// 1 s, liveness 30 s, clock skew 10 min, evidence checked by [`AttestPolicy`].
     pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> LedgerConfig {
         LedgerConfig {
             data_dir: data_dir.into(),
@@ -83,7 +82,7 @@ impl LedgerConfig {
             scheduler_tick: Duration::from_secs(1),
             liveness_window: Duration::from_secs(30),
             max_clock_skew: Duration::from_secs(600),
-            evidence: Arc::new(InsecureAcceptAll),
+            evidence: Arc::new(AttestPolicy),
         }
     }
 }
@@ -246,6 +245,9 @@ impl Ledger {
     /// Opens (or creates) the data directory, re-verifies the stored log, writes the genesis
     /// entries into an empty log, and binds the listening socket.
     pub async fn bind(mut config: LedgerConfig) -> Result<(Ledger, SocketAddr), LedgerError> {
+        if config.evidence.is_insecure() {
+            tracing::warn!("attestation evidence is NOT verified (development only)");
+        }
         let dir = config.data_dir.clone();
         std::fs::create_dir_all(&dir).map_err(|source| LedgerError::Io {
             context: dir.display().to_string(),

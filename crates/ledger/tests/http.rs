@@ -416,6 +416,54 @@ fn heartbeats_decide_liveness_and_failed_attestation_is_reported() {
     ledger.shutdown();
 }
 
+#[test]
+fn software_evidence_is_checked_against_the_logs_allowlist_and_platform_keys() {
+    use tessera_attest::{Backend, Measurement, SoftwareBackend};
+    let dir = tempfile::tempdir().unwrap();
+    let platform = id(5);
+    let good = Measurement::of_bytes(b"node v1");
+    let mut c = config(dir.path(), 2, 2);
+    if let Some(g) = c.genesis.as_mut() {
+        g.allowlist = vec![good.to_string()];
+        g.platform_keys = vec![platform.public()];
+    }
+    // `LedgerConfig::new` checks evidence with the attestation crate's policy by default.
+    let ledger = Running::start(c);
+    let client = ledger.client();
+    let now_s = now_ms() / 1000;
+    let send = |backend: &SoftwareBackend, who: &Identity| {
+        let evidence = backend.evidence(&who.public(), NET, now_s).unwrap();
+        client.heartbeat(&Heartbeat::sign(who, NET, evidence, now_ms()))
+    };
+    let honest = SoftwareBackend::new(id(5), good, &dir.path().join("s1.key")).unwrap();
+    let receipt = send(&honest, &op(0)).unwrap();
+    assert_eq!(receipt.measurement, good.to_string());
+    assert!(receipt.live_until_ms <= (now_s + 600) * 1000 + 1000);
+    // A node whose binary differs from the allowlisted measurement is refused.
+    let patched = SoftwareBackend::new(
+        id(5),
+        Measurement::of_bytes(b"node v1, patched"),
+        &dir.path().join("s2.key"),
+    )
+    .unwrap();
+    let e = send(&patched, &op(1)).unwrap_err();
+    assert_eq!(e.status(), Some(403));
+    assert!(e.to_string().contains("allowlist"), "{e}");
+    // Evidence signed by a platform key the log does not name is refused.
+    let rogue = SoftwareBackend::new(id(6), good, &dir.path().join("s3.key")).unwrap();
+    let e = send(&rogue, &op(1)).unwrap_err();
+    assert_eq!(e.status(), Some(403));
+    // Evidence made for another identity is refused.
+    let evidence = honest.evidence(&op(0).public(), NET, now_s).unwrap();
+    let e = client
+        .heartbeat(&Heartbeat::sign(&op(1), NET, evidence, now_ms()))
+        .unwrap_err();
+    assert_eq!(e.status(), Some(403));
+    let ops = client.operators().unwrap();
+    assert_eq!(ops.iter().filter(|o| o.live).count(), 1);
+    ledger.shutdown();
+}
+
 /// A fake operator: heartbeats, follows and verifies the log like a node, and answers the
 /// scheduler's commands that concern it with canned results.
 fn fake_operator(url: String, index: usize, stop: Arc<AtomicBool>) -> thread::JoinHandle<()> {
