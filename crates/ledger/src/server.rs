@@ -185,7 +185,14 @@ impl Inner {
             let r = core.append(command)?;
             (r, core.state.next_seq())
         };
-        self.head.send_replace(next);
+        // Appends race to this point after releasing the lock: only ever move the head forward.
+        self.head.send_if_modified(|v| {
+            let advance = next > *v;
+            if advance {
+                *v = next;
+            }
+            advance
+        });
         self.kick.notify_one();
         Ok(receipt)
     }

@@ -431,9 +431,16 @@ fn software_evidence_is_checked_against_the_logs_allowlist_and_platform_keys() {
     let ledger = Running::start(c);
     let client = ledger.client();
     let now_s = now_ms() / 1000;
+    // Each heartbeat of an operator must be newer than its last: space them by 1 ms.
+    let t0 = now_ms();
+    let tick = std::cell::Cell::new(0);
+    let issued = || {
+        tick.set(tick.get() + 1);
+        t0 + tick.get()
+    };
     let send = |backend: &SoftwareBackend, who: &Identity| {
         let evidence = backend.evidence(&who.public(), NET, now_s).unwrap();
-        client.heartbeat(&Heartbeat::sign(who, NET, evidence, now_ms()))
+        client.heartbeat(&Heartbeat::sign(who, NET, evidence, issued()))
     };
     let honest = SoftwareBackend::new(id(5), good, &dir.path().join("s1.key")).unwrap();
     let receipt = send(&honest, &op(0)).unwrap();
@@ -456,9 +463,9 @@ fn software_evidence_is_checked_against_the_logs_allowlist_and_platform_keys() {
     // Evidence made for another identity is refused.
     let evidence = honest.evidence(&op(0).public(), NET, now_s).unwrap();
     let e = client
-        .heartbeat(&Heartbeat::sign(&op(1), NET, evidence, now_ms()))
+        .heartbeat(&Heartbeat::sign(&op(1), NET, evidence, issued()))
         .unwrap_err();
-    assert_eq!(e.status(), Some(403));
+    assert_eq!(e.status(), Some(403), "{e}");
     let ops = client.operators().unwrap();
     assert_eq!(ops.iter().filter(|o| o.live).count(), 1);
     ledger.shutdown();
