@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod client;
 mod daemon;
 mod demo;
@@ -42,6 +43,8 @@ enum Command {
     Key(client::KeyCommand),
     /// Requests a signature and waits for it.
     Sign(client::SignArgs),
+    /// Starts a devnet and measures signing latency (warm pool) and sustained throughput.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Devnet(args) => devnet::run(args, cli.client.identity.clone()),
         Command::Key(cmd) => client::key(cmd, &cli.client),
         Command::Sign(args) => client::sign(args, &cli.client),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
