@@ -4,7 +4,9 @@
 //! [`State::apply`] checks one entry, in this order: hash link and sequence number, network,
 //! signature, replay, authorization (who may issue the action), then the semantic rules of the
 //! action. Every check runs before anything changes, so a rejected entry leaves the state as it
-//! was. Derived state (keyrings, keys, signature requests, sessions) is read through accessors.
+//! was. [`State::skip`] steps over an entry whose link is sound but whose command was rejected,
+//! so that a follower of an untrusted log treats it as a no-op and keeps following. Derived
+//! state (keyrings, keys, signature requests, sessions) is read through accessors.
 //!
 //! Decisions the rules encode:
 //! - A key is Active only when **all** `n` operators posted the identical `KeyGenerated`: every
@@ -483,6 +485,24 @@ impl State {
         Ok(())
     }
 
+    /// Steps over an entry that chains correctly but whose command is not applied: checks only
+    /// the hash link and sequence number (the first check of [`apply`](Self::apply)) and moves
+    /// the head to `entry` — next seq and head hash — without checking or applying the command
+    /// and without recording its id or nonce as seen.
+    ///
+    /// A follower uses it for an entry that [`apply`](Self::apply) rejected for anything but
+    /// [`Rejection::Link`]: a forged, replayed or unauthorized command inside a well-formed log
+    /// is a no-op, like an invalid transaction in a block, and the follower keeps following the
+    /// entries after it. A broken link (a rewritten history) is refused here too, with
+    /// `Rejection::Link`, and nothing changes. Since the command is not recorded, the same
+    /// command can still be applied later by an entry where it does verify.
+    pub fn skip(&mut self, entry: &Entry) -> Result<(), Rejection> {
+        verify_link(&self.head, self.next_seq, entry)?;
+        self.head = entry.hash;
+        self.next_seq = entry.seq.saturating_add(1);
+        Ok(())
+    }
+
     /// Checks `entry` as [`apply`](Self::apply) would, without applying it.
     pub fn check(&self, entry: &Entry) -> Result<(), Rejection> {
         self.plan(entry).map(|_| ())
@@ -501,17 +521,17 @@ impl State {
         self.ledger_key
     }
 
-    /// The number of applied entries, i.e. the seq of the next one.
+    /// The number of entries folded (applied or skipped), i.e. the seq of the next one.
     pub fn next_seq(&self) -> u64 {
         self.next_seq
     }
 
-    /// The seq of the last applied entry.
+    /// The seq of the last entry folded (applied or skipped).
     pub fn head_seq(&self) -> Option<u64> {
         self.next_seq.checked_sub(1)
     }
 
-    /// The hash of the last applied entry (zeros before the first).
+    /// The hash of the last entry folded (applied or skipped; zeros before the first).
     pub fn head_hash(&self) -> Hash32 {
         self.head
     }

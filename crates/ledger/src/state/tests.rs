@@ -134,6 +134,72 @@ fn broken_hash_link_is_rejected() {
 }
 
 #[test]
+fn skip_steps_over_a_forged_entry_but_not_over_a_broken_link() {
+    let mut net = Net::new(3, 2);
+    let key = net.active_key();
+    let digest = Hash32([0x42; 32]);
+    let request = Action::RequestSignature {
+        key,
+        digest,
+        tweak: None,
+        note: None,
+    };
+    // The owner's command, signed by someone else and claimed for the owner.
+    let honest = net.command(Who::Owner, request);
+    let mut forged = honest.clone();
+    forged.signature = SignedCommand::sign(&net.outsider, honest.command.clone()).signature;
+    let entry = net.state.next_entry(forged.clone());
+    let before = net.state.clone();
+    assert_eq!(
+        net.state.apply(&entry),
+        Err(Rejection::BadSignature(net.owner.public()))
+    );
+    assert_eq!(net.state, before);
+
+    // A broken link is refused by `skip` as by `apply`, and changes nothing.
+    let wrong_prev = Entry::new(entry.seq, Hash32([1; 32]), forged.clone());
+    let wrong_seq = Entry::new(entry.seq + 1, entry.prev, forged.clone());
+    let mut wrong_hash = entry.clone();
+    wrong_hash.hash.0[0] ^= 1;
+    for bad in [&wrong_prev, &wrong_seq, &wrong_hash] {
+        assert!(matches!(
+            net.state.skip(bad),
+            Err(Rejection::Link(LinkError::Prev { .. }))
+                | Err(Rejection::Link(LinkError::Seq { .. }))
+                | Err(Rejection::Link(LinkError::Hash { .. }))
+        ));
+        assert_eq!(net.state, before);
+    }
+
+    // The well-linked forged entry is skipped: only the head moves.
+    assert_eq!(net.state.skip(&entry), Ok(()));
+    assert_eq!(net.state.next_seq(), entry.seq + 1);
+    assert_eq!(net.state.head_seq(), Some(entry.seq));
+    assert_eq!(net.state.head_hash(), entry.hash);
+    let mut expected = before.clone();
+    expected.head = entry.hash;
+    expected.next_seq = entry.seq + 1;
+    assert_eq!(net.state, expected, "skip changed more than the head");
+    assert!(!net.state.contains_command(&forged.id()));
+    assert!(net.state.signature_request(&forged.id()).is_none());
+    // Skipping it again (a replayed link) is refused.
+    assert!(matches!(
+        net.state.skip(&entry),
+        Err(Rejection::Link(LinkError::Seq { .. }))
+    ));
+
+    // The next honest entry chains onto the skipped one and applies — even with the nonce
+    // the forgery carried, which `skip` did not record as seen.
+    let next = net.state.next_entry(honest.clone());
+    assert_eq!(next.prev, entry.hash);
+    assert_eq!(net.state.apply(&next), Ok(()));
+    assert_eq!(
+        net.state.signature_request(&honest.id()).map(|r| r.digest),
+        Some(digest)
+    );
+}
+
+#[test]
 fn replayed_command_is_rejected() {
     let mut net = Net::new(2, 2);
     let sc = net.command(
