@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tessera_identity::{Identity, IdentityKey};
 use tessera_ledger::command::{Action, Entry, Hash32};
-use tessera_ledger::state::{KeyStatus, SignatureStatus, State};
+use tessera_ledger::state::{KeyStatus, Rejection, SignatureStatus, State};
 use tessera_ledger::Client;
 use tessera_store::Store;
 use tessera_transport::{Inbound, Transport, TransportConfig};
@@ -329,18 +329,37 @@ pub async fn run(
     Ok(())
 }
 
-/// Verifies and applies one entry; on success pushes it to `out` for dispatch.
+/// Verifies and applies one entry; on success pushes it to `out` for dispatch and returns true.
+///
+/// An entry that chains correctly but whose command does not verify (forged, replayed,
+/// unauthorized, or against the state rules) is skipped: the state's head moves past it
+/// ([`State::skip`]) so that the entries after it still chain, but the command is never
+/// applied nor acted on. An entry that breaks the hash chain is a rewritten history: the state
+/// does not move and every later entry fails the link too, so the node stops following.
 fn apply(state: &RwLock<State>, metrics: &Metrics, e: &Entry, out: &mut Vec<Entry>) -> bool {
     let mut st = state.write().unwrap_or_else(|p| p.into_inner());
+    let action = e.command.command.action.name();
     match st.apply(e) {
         Ok(()) => {
             metrics.ledger_entries.inc();
             out.push(e.clone());
             true
         }
+        Err(r @ Rejection::Link(_)) => {
+            metrics.ledger_rejected.inc();
+            tracing::error!(seq = e.seq, action, rejection = %r, "ledger entry refused: the log does not chain (history rewritten?); not following past it");
+            false
+        }
         Err(r) => {
             metrics.ledger_rejected.inc();
-            tracing::warn!(seq = e.seq, action = e.command.command.action.name(), rejection = %r, "ledger entry ignored: it does not verify");
+            match st.skip(e) {
+                Ok(()) => {
+                    tracing::warn!(seq = e.seq, action, rejection = %r, "ledger entry skipped: its command does not verify");
+                }
+                Err(s) => {
+                    tracing::error!(seq = e.seq, action, rejection = %r, skip = %s, "ledger entry neither applies nor can be skipped");
+                }
+            }
             false
         }
     }
