@@ -136,6 +136,22 @@ impl Core {
         self.entries.push(entry);
         Ok(receipt)
     }
+
+    /// Stores `command` durably as the next entry (right seq and prev hash) and moves the
+    /// state's head past it with [`State::skip`] — nothing else is checked, and the command is
+    /// not applied to the ledger's own state. Only in builds with the `malicious` feature.
+    #[cfg(feature = "malicious")]
+    fn append_unchecked(&mut self, command: SignedCommand) -> Result<Receipt, AppendError> {
+        let entry = self.state.next_entry(command);
+        self.store.append(&entry)?;
+        self.state.skip(&entry)?;
+        let receipt = Receipt {
+            seq: entry.seq,
+            id: entry.command.id(),
+        };
+        self.entries.push(entry);
+        Ok(receipt)
+    }
 }
 
 /// What the ledger knows about an operator's liveness.
@@ -185,6 +201,24 @@ impl Inner {
             let r = core.append(command)?;
             (r, core.state.next_seq())
         };
+        self.appended(next);
+        Ok(receipt)
+    }
+
+    /// [`Core::append_unchecked`], then wakes waiters. Only with the `malicious` feature.
+    #[cfg(feature = "malicious")]
+    fn append_unchecked(&self, command: SignedCommand) -> Result<Receipt, AppendError> {
+        let (receipt, next) = {
+            let mut core = lock(&self.core);
+            let r = core.append_unchecked(command)?;
+            (r, core.state.next_seq())
+        };
+        self.appended(next);
+        Ok(receipt)
+    }
+
+    /// Wakes long-polls and the scheduler after an append that left `next` entries.
+    fn appended(&self, next: u64) {
         // Appends race to this point after releasing the lock: only ever move the head forward.
         self.head.send_if_modified(|v| {
             let advance = next > *v;
@@ -194,7 +228,6 @@ impl Inner {
             advance
         });
         self.kick.notify_one();
-        Ok(receipt)
     }
 
     /// Signs `action` with the ledger key and appends it.
@@ -255,6 +288,12 @@ impl Ledger {
         if config.evidence.is_insecure() {
             tracing::warn!("attestation evidence is NOT verified (development only)");
         }
+        if cfg!(feature = "malicious") {
+            tracing::warn!(
+                "built with the `malicious` feature: POST /v1/unchecked appends commands \
+                 WITHOUT checking them (tests only)"
+            );
+        }
         let dir = config.data_dir.clone();
         std::fs::create_dir_all(&dir).map_err(|source| LedgerError::Io {
             context: dir.display().to_string(),
@@ -288,10 +327,21 @@ impl Ledger {
         };
         let mut state = State::new(network.clone(), identity.public());
         for e in &entries {
-            state.apply(e).map_err(|rejection| LedgerError::BadLog {
-                seq: e.seq,
-                rejection,
-            })?;
+            if let Err(rejection) = state.apply(e) {
+                // Entries appended through `/v1/unchecked` are skipped, as nodes skip them, so
+                // that such a ledger can restart; a broken link is still fatal.
+                if cfg!(feature = "malicious")
+                    && !matches!(rejection, Rejection::Link(_))
+                    && state.skip(e).is_ok()
+                {
+                    tracing::warn!(seq = e.seq, %rejection, "stored entry does not verify; skipped");
+                    continue;
+                }
+                return Err(LedgerError::BadLog {
+                    seq: e.seq,
+                    rejection,
+                });
+            }
         }
         let was_empty = entries.is_empty();
         let next = state.next_seq();
@@ -455,15 +505,17 @@ async fn scheduler_loop(inner: Arc<Inner>, tick: Duration) {
 }
 
 fn router(inner: Arc<Inner>) -> Router {
-    Router::new()
+    let app = Router::new()
         .route("/v1/info", get(info))
         .route("/v1/log", get(log))
         .route("/v1/commands", post(submit))
         .route("/v1/requests/{id}", get(request))
         .route("/v1/keys/{id}", get(key))
         .route("/v1/heartbeats", post(heartbeat))
-        .route("/v1/operators", get(operators))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .route("/v1/operators", get(operators));
+    #[cfg(feature = "malicious")]
+    let app = app.route("/v1/unchecked", post(unchecked));
+    app.layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(inner)
 }
 
@@ -590,6 +642,32 @@ async fn submit(AxState(inner): AxState<Arc<Inner>>, body: Bytes) -> ApiResult<R
             tracing::info!(action, rejection = %rej, "command refused");
             Err(rej.into())
         }
+        Err(AppendError::Store(e)) => Err(ApiError::internal("append", e)),
+    }
+}
+
+/// `POST /v1/unchecked` with a [`SignedCommand`] (JSON) → `{ seq, id }`: appends the command
+/// as the next entry — right seq and prev hash, stored durably like any entry — after only
+/// [`State::skip`] on the ledger's own state: no network, signature, replay, authorization,
+/// state-rule or clock check, and the ledger's state does not apply it.
+///
+/// **Exists only in builds with the `malicious` feature**: it makes this ledger a misbehaving
+/// coordinator (one that forges, replays or mis-schedules commands), so that system tests can
+/// show every node ignores such entries. Never enable it in a production build.
+#[cfg(feature = "malicious")]
+async fn unchecked(AxState(inner): AxState<Arc<Inner>>, body: Bytes) -> ApiResult<Receipt> {
+    let command: SignedCommand = parse_json(&body)?;
+    let action = command.command.action.name();
+    let task = inner.clone();
+    let result = tokio::task::spawn_blocking(move || task.append_unchecked(command))
+        .await
+        .map_err(|e| ApiError::internal("append task", e))?;
+    match result {
+        Ok(r) => {
+            tracing::warn!(seq = r.seq, id = %r.id, action, "appended UNCHECKED (malicious build)");
+            Ok(Json(r))
+        }
+        Err(AppendError::Rejected(rej)) => Err(rej.into()),
         Err(AppendError::Store(e)) => Err(ApiError::internal("append", e)),
     }
 }
@@ -782,5 +860,63 @@ mod tests {
         );
         let k = Identity::from_secret_bytes(&[1; 32]).public();
         assert_eq!(s(Rejection::BadSignature(k)), StatusCode::FORBIDDEN);
+    }
+
+    /// An unchecked append is stored and chained but not applied, the checked path still
+    /// works after it, and the ledger restarts over it.
+    #[cfg(feature = "malicious")]
+    #[test]
+    fn unchecked_entries_are_stored_skipped_and_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let net = "unchecked-test";
+        let config = || {
+            let mut c = LedgerConfig::new(dir.path(), "127.0.0.1:0".parse().unwrap());
+            c.identity = Some(Identity::from_secret_bytes(&[1; 32]));
+            c.genesis = Some(GenesisFile {
+                network: net.into(),
+                allowlist: vec![],
+                platform_keys: vec![],
+                keyrings: vec![],
+            });
+            c.run_scheduler = false;
+            c
+        };
+        let allowlist = vec!["ab".repeat(32)];
+        let set = |allowlist: &Vec<String>| {
+            Command::new(
+                net,
+                Action::SetAllowlist {
+                    allowlist: allowlist.clone(),
+                },
+                now_ms(),
+                &mut rand_core::OsRng,
+            )
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (ledger, _) = rt.block_on(Ledger::bind(config())).unwrap();
+        // A ledger-only action signed by an outsider: `/v1/commands` refuses it.
+        let forged = SignedCommand::sign(&Identity::from_secret_bytes(&[3; 32]), set(&allowlist));
+        assert!(matches!(
+            ledger.inner.append(forged.clone()),
+            Err(AppendError::Rejected(Rejection::NotLedger { .. }))
+        ));
+        let receipt = ledger.inner.append_unchecked(forged.clone()).unwrap();
+        assert_eq!((receipt.seq, receipt.id), (1, forged.id()));
+        let st = ledger.state();
+        assert_eq!(st.next_seq(), 2);
+        assert!(st.allowlist().is_empty());
+        assert!(!st.contains_command(&forged.id()));
+        let honest = ledger.inner.append_own(set(&allowlist).action).unwrap();
+        assert_eq!(honest.seq, 2);
+        assert_eq!(ledger.state().allowlist(), allowlist.as_slice());
+        let before = ledger.state();
+        drop(ledger);
+
+        let (again, _) = rt.block_on(Ledger::bind(config())).unwrap();
+        assert_eq!(again.state(), before);
+        assert_eq!(lock(&again.inner.core).entries[1].command, forged);
     }
 }
