@@ -12,213 +12,17 @@
     clippy::indexing_slicing
 )]
 
-use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-use k256::ecdsa::signature::hazmat::PrehashVerifier;
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{exe, http_get, openssl_verifies, wait_until, Devnet};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use sha2::{Digest, Sha256};
-use tessera_ledger::{Action, Client, State};
-
-struct Devnet {
-    supervisor: Option<Child>,
-    dir: PathBuf,
-    ledger: String,
-    identity: PathBuf,
-}
-
-fn exe() -> &'static str {
-    env!("CARGO_BIN_EXE_tessera")
-}
-
-impl Devnet {
-    fn start(name: &str, operators: u16, threshold: u16) -> Devnet {
-        let dir =
-            std::env::temp_dir().join(format!("tessera-devnet-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let identity = dir.join("owner.pem");
-        let mut child = Command::new(exe())
-            .arg("--identity")
-            .arg(&identity)
-            .args(["devnet", "--operators", &operators.to_string()])
-            .args(["--threshold", &threshold.to_string()])
-            .arg("--dir")
-            .arg(dir.join("net"))
-            .args(["--insecure-test-primes", "--round-timeout", "30"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the devnet");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(300))
-            .expect("the devnet prints a ready line");
-        assert!(line.starts_with("devnet ready: ledger http://"), "{line}");
-        let state = read_state(&dir.join("net"));
-        let ledger = state["ledger_url"].as_str().unwrap().to_string();
-        assert_eq!(
-            state["nodes"].as_array().unwrap().len(),
-            usize::from(operators)
-        );
-        Devnet {
-            supervisor: Some(child),
-            dir,
-            ledger,
-            identity,
-        }
-    }
-
-    fn cli(&self, args: &[&str]) -> Output {
-        Command::new(exe())
-            .args(["--ledger", &self.ledger, "--identity"])
-            .arg(&self.identity)
-            .args(args)
-            .output()
-            .expect("run tessera")
-    }
-
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        let out = self.cli(args);
-        assert!(
-            out.status.success(),
-            "tessera {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("one JSON object")
-    }
-
-    fn state(&self) -> serde_json::Value {
-        read_state(&self.dir.join("net"))
-    }
-
-    fn node_pid(&self, i: usize) -> i32 {
-        self.state()["nodes"][i]["pid"].as_i64().unwrap() as i32
-    }
-
-    /// The ledger's log, folded and verified as a node does.
-    fn ledger_state(&self) -> (State, Vec<tessera_ledger::Entry>) {
-        let client = Client::new(&self.ledger);
-        let info = client.info().unwrap();
-        let mut st = State::new(info.network, info.ledger_key);
-        let mut all = Vec::new();
-        loop {
-            let page = client.log(all.len() as u64, 1000, 0).unwrap();
-            if page.is_empty() {
-                break;
-            }
-            for e in page {
-                st.apply(&e).expect("an honest ledger's log verifies");
-                all.push(e);
-            }
-        }
-        (st, all)
-    }
-}
-
-impl Drop for Devnet {
-    fn drop(&mut self) {
-        let state = std::fs::read_to_string(self.dir.join("net/devnet.json")).ok();
-        if let Some(mut c) = self.supervisor.take() {
-            let _ = kill(Pid::from_raw(c.id() as i32), Signal::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = c.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        // Whatever is left (a supervisor killed by the test leaves its children behind).
-        if let Some(v) = state.and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok()) {
-            let mut pids: Vec<i64> = v["nodes"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|n| n["pid"].as_i64())
-                .collect();
-            pids.extend(v["ledger_pid"].as_i64());
-            for p in pids {
-                let _ = kill(Pid::from_raw(p as i32), Signal::SIGKILL);
-            }
-        }
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-fn read_state(dir: &Path) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(s) = std::fs::read_to_string(dir.join("devnet.json")) {
-            if let Ok(v) = serde_json::from_str(&s) {
-                return v;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no devnet.json in {}",
-            dir.display()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// OpenSSL's verdict on (r, s) over `digest` under the SEC1 `public_key`.
-fn openssl_verifies(public_key: &[u8], digest: &[u8; 32], r: &[u8], s: &[u8], tag: &str) -> bool {
-    let vk = k256::ecdsa::VerifyingKey::from_sec1_bytes(public_key).unwrap();
-    let sig = k256::ecdsa::Signature::from_scalars(
-        <[u8; 32]>::try_from(r).unwrap(),
-        <[u8; 32]>::try_from(s).unwrap(),
-    )
-    .unwrap();
-    // Our own verifier must agree too.
-    assert!(vk.verify_prehash(digest, &sig).is_ok());
-    let dir = std::env::temp_dir().join(format!(
-        "tessera-devnet-openssl-{}-{tag}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut spki = hex::decode("3056301006072a8648ce3d020106052b8104000a034200").unwrap();
-    spki.extend_from_slice(vk.to_encoded_point(false).as_bytes());
-    std::fs::write(dir.join("pk.der"), spki).unwrap();
-    std::fs::File::create(dir.join("digest.bin"))
-        .and_then(|mut f| f.write_all(digest))
-        .unwrap();
-    std::fs::write(dir.join("sig.der"), sig.to_der().as_bytes()).unwrap();
-    let out = Command::new("openssl")
-        .args(["pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey"])
-        .arg(dir.join("pk.der"))
-        .arg("-in")
-        .arg(dir.join("digest.bin"))
-        .arg("-sigfile")
-        .arg(dir.join("sig.der"))
-        .output()
-        .expect("openssl is installed (.ci/run installs it)");
-    let _ = std::fs::remove_dir_all(&dir);
-    out.status.success() && String::from_utf8_lossy(&out.stdout).contains("Verified Successfully")
-}
+use tessera_ledger::{Action, Client};
 
 struct Signed {
     r: String,
@@ -404,21 +208,6 @@ fn five_nodes_sign_twenty_messages_through_sigkills() {
         "{body}"
     );
     assert!(body.contains("tessera_presignature_pool{key="), "{body}");
-}
-
-/// A plain HTTP GET on loopback (the metrics endpoint), with no client library.
-fn http_get(url: &str) -> String {
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').unwrap();
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut body = String::new();
-    std::io::Read::read_to_string(&mut s, &mut body).unwrap();
-    body
 }
 
 #[test]
