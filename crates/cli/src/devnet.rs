@@ -348,7 +348,7 @@ pub fn run(args: DevnetArgs, owner_identity: Option<PathBuf>) -> Result<(), Stri
             // A devnet's sessions are short; a node killed mid-session should not hold a
             // request up for long.
             "--presign-timeout".into(),
-            "60".into(),
+            "120".into(),
             "--sign-timeout".into(),
             "15".into(),
         ],

@@ -30,6 +30,10 @@ use crate::state::{KeyStatus, PresignSession, SignatureStatus, State};
 pub struct SchedulerConfig {
     /// Unassigned presign sessions kept per active key.
     pub pool_target: usize,
+    /// Presign sessions of one key that may run (started, not yet ready) at once. Presigning is
+    /// CPU-bound: starting the whole pool at once makes every session slower, and past the
+    /// presign timeout they are all aborted and started again — a collapse under load.
+    pub max_running_presigns: usize,
     /// Sessions a request may use before it fails.
     pub max_attempts: u32,
     pub keygen_timeout: Duration,
@@ -43,6 +47,7 @@ impl Default for SchedulerConfig {
     fn default() -> Self {
         SchedulerConfig {
             pool_target: 4,
+            max_running_presigns: 2,
             max_attempts: 5,
             keygen_timeout: Duration::from_secs(300),
             presign_timeout: Duration::from_secs(120),
@@ -230,8 +235,20 @@ pub fn decide(
                     && healthy(p, &excluded)
             })
             .count();
+        let running = sessions
+            .iter()
+            .filter(|p| {
+                p.is_unassigned()
+                    && !p.is_ready()
+                    && !aborting.contains(&p.id)
+                    && healthy(p, &excluded)
+            })
+            .count();
         let want = cfg.pool_target + unserved.get(&key.id).copied().unwrap_or(0);
-        for k in 0..want.saturating_sub(have) {
+        let start = want
+            .saturating_sub(have)
+            .min(cfg.max_running_presigns.saturating_sub(running));
+        for k in 0..start {
             let offset = sessions.len() + k;
             let mut signers: Vec<u16> = (0..t)
                 .filter_map(|j| eligible.get((offset + j) % eligible.len().max(1)).copied())

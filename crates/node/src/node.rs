@@ -495,6 +495,21 @@ fn dispatch(ctx: &Arc<Ctx>, state: &RwLock<State>, e: &Entry, catching_up: bool)
             ctx.router.close(&tessera_core::SessionId(session.0));
             ctx.router
                 .close(&tessera_core::SessionId(session.0).derive(b"sign"));
+            // An aborted presign session is never assigned again: drop its presignature (a
+            // tombstone, like consumption) so that it cannot be used and does not linger.
+            if let Some(p) = st.presign(session) {
+                match ctx
+                    .store
+                    .consume_presignature(&p.key.to_string(), &session.to_string())
+                {
+                    Ok(_) => jobs::pool_gauge(ctx, &p.key),
+                    Err(tessera_store::StoreError::NotFound { .. })
+                    | Err(tessera_store::StoreError::AlreadyConsumed { .. }) => {}
+                    Err(e) => {
+                        tracing::warn!(%session, error = %e, "could not discard the presignature of an aborted session")
+                    }
+                }
+            }
         }
         _ => {}
     }

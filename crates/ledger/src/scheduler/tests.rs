@@ -6,6 +6,7 @@ use crate::testkit::*;
 fn cfg(pool: usize) -> SchedulerConfig {
     SchedulerConfig {
         pool_target: pool,
+        max_running_presigns: 16,
         max_attempts: 2,
         keygen_timeout: Duration::from_secs(10),
         presign_timeout: Duration::from_secs(10),
@@ -95,6 +96,57 @@ fn presign_pool_is_filled_with_rotating_live_signers() {
             .count(),
         3
     );
+}
+
+#[test]
+fn presigning_is_started_a_few_sessions_at_a_time() {
+    let mut net = Net::new(3, 2);
+    let key = net.active_key();
+    let c = SchedulerConfig {
+        max_running_presigns: 2,
+        ..cfg(4)
+    };
+    let first = presign_starts(&step(&mut net, &[0, 1, 2], 1_000, &c));
+    assert_eq!(first.len(), 2, "only two sessions may run at once");
+    assert!(presign_starts(&step(&mut net, &[0, 1, 2], 1_000, &c)).is_empty());
+    // One finishes: one more starts, until the pool of four is reached.
+    let running: Vec<_> = net
+        .state
+        .presigns_for_key(&key)
+        .iter()
+        .map(|p| (p.id, p.signers.clone()))
+        .collect();
+    let (id, signers) = running.first().cloned().unwrap();
+    net.ready(id, &signers);
+    assert_eq!(
+        presign_starts(&step(&mut net, &[0, 1, 2], 1_000, &c)).len(),
+        1
+    );
+    for (id, signers) in net
+        .state
+        .presigns_for_key(&key)
+        .iter()
+        .filter(|p| !p.is_ready())
+        .map(|p| (p.id, p.signers.clone()))
+        .collect::<Vec<_>>()
+    {
+        net.ready(id, &signers);
+    }
+    assert_eq!(
+        presign_starts(&step(&mut net, &[0, 1, 2], 1_000, &c)).len(),
+        1
+    );
+    for (id, signers) in net
+        .state
+        .presigns_for_key(&key)
+        .iter()
+        .filter(|p| !p.is_ready())
+        .map(|p| (p.id, p.signers.clone()))
+        .collect::<Vec<_>>()
+    {
+        net.ready(id, &signers);
+    }
+    assert!(presign_starts(&step(&mut net, &[0, 1, 2], 1_000, &c)).is_empty());
 }
 
 #[test]
