@@ -10,6 +10,7 @@
 //! signature share is computed and released. If the node dies after that, the presignature is
 //! gone for good and the ledger assigns the request another one.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -40,6 +41,9 @@ pub struct Ctx {
     pub ledger: Client,
     pub round_timeout: Duration,
     pub paillier: Arc<PaillierSource>,
+    /// Key shares already read from the sealed store. Decoding one re-checks its Paillier
+    /// primes (about 150 ms of Miller–Rabin), which must not sit on the one-round signing path.
+    pub shares: Mutex<HashMap<Hash32, Arc<KeyShare>>>,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -315,12 +319,25 @@ pub fn keygen(
     .map_err(JobError::Local)
 }
 
-fn load_share(ctx: &Ctx, key: &Hash32) -> Result<KeyShare, JobError> {
+fn load_share(ctx: &Ctx, key: &Hash32) -> Result<Arc<KeyShare>, JobError> {
+    if let Some(s) = ctx
+        .shares
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(key)
+    {
+        return Ok(s.clone());
+    }
     let bytes = ctx
         .store
         .get(Table::KeyShares, &key.to_string())?
         .ok_or_else(|| JobError::Local(format!("no share of key {key}")))?;
-    KeyShare::from_bytes(&bytes).map_err(|e| JobError::Local(e.to_string()))
+    let share = Arc::new(KeyShare::from_bytes(&bytes).map_err(|e| JobError::Local(e.to_string()))?);
+    ctx.shares
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(*key, share.clone());
+    Ok(share)
 }
 
 /// Presigning among `signers` for the pool of `key`.
@@ -333,7 +350,7 @@ pub fn presign(
     me: u16,
 ) -> Result<(), JobError> {
     let roster = roster(keyring, me, signers)?;
-    let share = Arc::new(load_share(ctx, &key)?);
+    let share = load_share(ctx, &key)?;
     let parties: Vec<PartyIndex> = signers.iter().map(|&i| PartyIndex(i)).collect();
     guarded(
         ctx,

@@ -171,6 +171,7 @@ pub async fn run(
         ledger: client.clone(),
         round_timeout: cfg.round_timeout,
         paillier: PaillierSource::start(store.clone(), insecure_index),
+        shares: std::sync::Mutex::new(HashMap::new()),
     });
 
     // Sessions abandoned by a previous run of this node: report them so the ledger reschedules
