@@ -147,20 +147,24 @@ fn forged_and_replayed_commands_are_ignored_by_every_node() {
     let outsider = Identity::generate(&mut OsRng);
 
     // Two ready, unassigned presign sessions of the key: the oldest, which the scheduler
-    // would hand to the next honest requests.
+    // would hand to the next honest requests. Wait until no older session is still running
+    // (presign sessions finish out of order), or it could become the oldest ready one later.
     let mut ready = Vec::new();
     wait_until(
-        "two ready presign sessions",
-        Duration::from_secs(120),
+        "two ready presign sessions with none older still running",
+        Duration::from_secs(180),
         || {
             let (st, _) = net.ledger_state();
-            ready = st
-                .presigns_for_key(&key_id)
-                .into_iter()
-                .filter(|p| p.is_available())
-                .map(|p| p.id)
-                .collect();
-            ready.len() >= 2
+            let sessions = st.presigns_for_key(&key_id);
+            let available: Vec<_> = sessions.iter().filter(|p| p.is_available()).collect();
+            let Some(second) = available.get(1) else {
+                return false;
+            };
+            let older_running = sessions
+                .iter()
+                .any(|p| p.is_unassigned() && !p.is_ready() && p.started_seq < second.started_seq);
+            ready = available.iter().map(|p| p.id).collect();
+            !older_running
         },
     );
     let (p1, p2) = (ready[0], ready[1]);
