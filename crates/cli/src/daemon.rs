@@ -106,7 +106,6 @@ pub fn ledger(args: LedgerArgs) -> Result<(), String> {
     cfg.scheduler.keygen_timeout = std::time::Duration::from_secs(args.keygen_timeout);
     cfg.scheduler.presign_timeout = std::time::Duration::from_secs(args.presign_timeout);
     cfg.scheduler.sign_timeout = std::time::Duration::from_secs(args.sign_timeout);
-    cfg.evidence = std::sync::Arc::new(tessera_node::attestation::LedgerEvidenceCheck);
     runtime()?.block_on(async move {
         let (ledger, addr) = tessera_ledger::Ledger::bind(cfg)
             .await
