@@ -203,6 +203,32 @@ fn roster(keyring: &Keyring, me: u16, members: &[u16]) -> Result<Roster, JobErro
     Ok(Roster::new(PartyIndex(me), parties)?)
 }
 
+/// One session's connection to the network, handed to the body of [`guarded`].
+struct Runner<'a> {
+    ctx: &'a Ctx,
+    roster: &'a Roster,
+    inbox: &'a std::sync::mpsc::Receiver<session::Frame>,
+    obs: Observer<'a>,
+}
+
+impl Runner<'_> {
+    fn run<S: tessera_core::StateMachine>(
+        &mut self,
+        machine: S,
+        rng: &mut ChaCha20Rng,
+    ) -> Result<S::Output, SessionError> {
+        session::run(
+            machine,
+            self.roster,
+            &*self.ctx.net,
+            self.inbox,
+            self.ctx.round_timeout,
+            rng,
+            &mut self.obs,
+        )
+    }
+}
+
 /// Runs a session and does the bookkeeping shared by all three protocols: journal, router,
 /// metrics, and a `SessionFailed` report to the ledger on failure.
 fn guarded<T>(
@@ -210,20 +236,22 @@ fn guarded<T>(
     protocol: &'static str,
     session: Hash32,
     sid: SessionId,
-    body: impl FnOnce(
-        &std::sync::mpsc::Receiver<session::Frame>,
-        &mut dyn RoundObserver,
-    ) -> Result<T, JobError>,
+    roster: &Roster,
+    body: impl FnOnce(&mut Runner<'_>) -> Result<T, JobError>,
 ) -> Result<T, JobError> {
     let key = format!("{protocol}:{session}");
     ctx.store.journal_put(&key, protocol.as_bytes())?;
     let inbox = ctx.router.open(sid);
-    let mut obs = Observer {
-        metrics: &ctx.metrics,
-        protocol,
-    };
     let started = Instant::now();
-    let out = body(&inbox, &mut obs);
+    let out = body(&mut Runner {
+        ctx,
+        roster,
+        inbox: &inbox,
+        obs: Observer {
+            metrics: &ctx.metrics,
+            protocol,
+        },
+    });
     ctx.router.close(&sid);
     match &out {
         Ok(_) => {
@@ -273,7 +301,8 @@ pub fn keygen(
         "keygen",
         session,
         SessionId(session.0),
-        |inbox, obs| {
+        &roster,
+        |net| {
             let paillier = ctx
                 .paillier
                 .get(Duration::from_secs(600))
@@ -291,15 +320,7 @@ pub fn keygen(
             )
             .map_err(SessionError::from)?;
             let machine = Echo::new(inner, sid).map_err(SessionError::from)?;
-            let share: KeyShare = session::run(
-                machine,
-                &roster,
-                &*ctx.net,
-                inbox,
-                ctx.round_timeout,
-                &mut rng,
-                obs,
-            )?;
+            let share: KeyShare = net.run(machine, &mut rng)?;
             let bytes = share
                 .to_bytes()
                 .map_err(|e| JobError::Local(e.to_string()))?;
@@ -357,20 +378,13 @@ pub fn presign(
         "presign",
         session,
         SessionId(session.0),
-        |inbox, obs| {
+        &roster,
+        |net| {
             let mut rng = fresh_rng();
             let sid = SessionId(session.0);
             let inner = Presign::new(sid, share, &parties, &mut rng).map_err(SessionError::from)?;
             let machine = Echo::new(inner, sid).map_err(SessionError::from)?;
-            let presig: Presignature = session::run(
-                machine,
-                &roster,
-                &*ctx.net,
-                inbox,
-                ctx.round_timeout,
-                &mut rng,
-                obs,
-            )?;
+            let presig: Presignature = net.run(machine, &mut rng)?;
             let sealed = presig
                 .into_sealed_bytes()
                 .map_err(|e| JobError::Local(e.to_string()))?;
@@ -426,7 +440,7 @@ pub fn sign(
     };
     // The signing messages carry the sign sub-session id derived from the presign session.
     let sid = SessionId(job.presign.0).derive(b"sign");
-    let sig = guarded(ctx, "sign", job.presign, sid, |inbox, obs| {
+    let sig = guarded(ctx, "sign", job.presign, sid, &roster, |net| {
         // Durable before anything derived from the presignature leaves this process.
         let bytes = ctx
             .store
@@ -435,15 +449,7 @@ pub fn sign(
             .map_err(|e| JobError::Local(e.to_string()))?;
         let machine = Sign::new(presig, &req).map_err(SessionError::from)?;
         let mut rng = fresh_rng();
-        Ok(session::run(
-            machine,
-            &roster,
-            &*ctx.net,
-            inbox,
-            ctx.round_timeout,
-            &mut rng,
-            obs,
-        )?)
+        Ok(net.run(machine, &mut rng)?)
     })?;
     pool_gauge(ctx, &job.key);
     submit(
