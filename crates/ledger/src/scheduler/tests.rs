@@ -98,6 +98,21 @@ fn presign_pool_is_filled_with_rotating_live_signers() {
     );
 }
 
+/// Marks ready the first `limit` presign sessions of `key` that are still running.
+fn finish_running(net: &mut Net, key: Hash32, limit: usize) {
+    let running: Vec<_> = net
+        .state
+        .presigns_for_key(&key)
+        .iter()
+        .filter(|p| !p.is_ready())
+        .take(limit)
+        .map(|p| (p.id, p.signers.clone()))
+        .collect();
+    for (id, signers) in running {
+        net.ready(id, &signers);
+    }
+}
+
 #[test]
 fn presigning_is_started_a_few_sessions_at_a_time() {
     let mut net = Net::new(3, 2);
@@ -110,42 +125,17 @@ fn presigning_is_started_a_few_sessions_at_a_time() {
     assert_eq!(first.len(), 2, "only two sessions may run at once");
     assert!(presign_starts(&step(&mut net, &[0, 1, 2], 1_000, &c)).is_empty());
     // One finishes: one more starts, until the pool of four is reached.
-    let running: Vec<_> = net
-        .state
-        .presigns_for_key(&key)
-        .iter()
-        .map(|p| (p.id, p.signers.clone()))
-        .collect();
-    let (id, signers) = running.first().cloned().unwrap();
-    net.ready(id, &signers);
+    finish_running(&mut net, key, 1);
     assert_eq!(
         presign_starts(&step(&mut net, &[0, 1, 2], 1_000, &c)).len(),
         1
     );
-    for (id, signers) in net
-        .state
-        .presigns_for_key(&key)
-        .iter()
-        .filter(|p| !p.is_ready())
-        .map(|p| (p.id, p.signers.clone()))
-        .collect::<Vec<_>>()
-    {
-        net.ready(id, &signers);
-    }
+    finish_running(&mut net, key, usize::MAX);
     assert_eq!(
         presign_starts(&step(&mut net, &[0, 1, 2], 1_000, &c)).len(),
         1
     );
-    for (id, signers) in net
-        .state
-        .presigns_for_key(&key)
-        .iter()
-        .filter(|p| !p.is_ready())
-        .map(|p| (p.id, p.signers.clone()))
-        .collect::<Vec<_>>()
-    {
-        net.ready(id, &signers);
-    }
+    finish_running(&mut net, key, usize::MAX);
     assert!(presign_starts(&step(&mut net, &[0, 1, 2], 1_000, &c)).is_empty());
 }
 
