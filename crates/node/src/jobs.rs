@@ -451,8 +451,7 @@ pub fn sign(
         let mut rng = fresh_rng();
         Ok(net.run(machine, &mut rng)?)
     })?;
-    pool_gauge(ctx, &job.key);
-    submit(
+    let posted = submit(
         ctx,
         Action::SignatureDone {
             request: job.request,
@@ -461,5 +460,8 @@ pub fn sign(
             recovery_id: sig.recovery_id,
         },
     )
-    .map_err(JobError::Local)
+    .map_err(JobError::Local);
+    // The gauge scans the store: after the result is posted, not on the request's path.
+    pool_gauge(ctx, &job.key);
+    posted
 }
