@@ -208,3 +208,46 @@ fn frames_from_outside_the_roster_never_reach_the_protocol() {
         tessera_node::router::Routed::Dropped
     );
 }
+
+fn frame_for(sid: SessionId, from: IdentityKey) -> Frame {
+    use tessera_core::wire::{encode, Delivery, Header, ProtocolId, WIRE_VERSION};
+    let header = Header {
+        version: WIRE_VERSION,
+        protocol: ProtocolId::Presign,
+        sid,
+        round: 1,
+        from: PartyIndex(1),
+        delivery: Delivery::Broadcast,
+    };
+    Frame {
+        from,
+        bytes: encode(&header, &()).bytes,
+    }
+}
+
+#[test]
+fn frames_for_sessions_not_yet_open_are_held_within_bounds() {
+    use std::time::Duration;
+    use tessera_node::router::Routed;
+    let peer = Identity::from_secret_bytes(&[5; 32]).public();
+    let router = Router::new(Limits {
+        max_pending_sessions: 1,
+        max_frames_per_session: 2,
+        max_age: Duration::from_secs(60),
+    });
+    let (a, b) = (SessionId([1; 32]), SessionId([2; 32]));
+    assert_eq!(router.dispatch(frame_for(a, peer)), Routed::Held);
+    assert_eq!(router.dispatch(frame_for(a, peer)), Routed::Held);
+    // Per-session bound, then the bound on sessions held.
+    assert_eq!(router.dispatch(frame_for(a, peer)), Routed::Dropped);
+    assert_eq!(router.dispatch(frame_for(b, peer)), Routed::Dropped);
+    // Opening the session hands over what was held; later frames go straight in.
+    let inbox = router.open(a);
+    assert_eq!(inbox.try_iter().count(), 2);
+    assert_eq!(router.dispatch(frame_for(a, peer)), Routed::Delivered);
+    assert_eq!(inbox.try_iter().count(), 1);
+    // A closed session's frames are held again (and age out), never delivered.
+    router.close(&a);
+    assert_eq!(router.dispatch(frame_for(a, peer)), Routed::Held);
+    assert_eq!(inbox.try_iter().count(), 0);
+}
