@@ -15,6 +15,10 @@
 //!    or ready, signers live and not excluded), plus one per request step 4 could not serve.
 //!    Signers are `threshold` of the live, non-excluded operators, taken as a window that
 //!    rotates with the number of sessions the key has had, so the work spreads.
+//!    **Signing first:** while a signature of the key is in flight (this round's `StartSign`s
+//!    included), a refill waits unless the pool is below its low-water mark (half the target)
+//!    or requests are unserved. Presigning is CPU-heavy; started beside an online signature it
+//!    would take the CPU the signature's one round needs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -172,6 +176,12 @@ pub fn decide(
     };
     let mut excluded_by_key: BTreeMap<Hash32, BTreeSet<u16>> = BTreeMap::new();
     let mut used: BTreeSet<Hash32> = BTreeSet::new();
+    let mut signing: BTreeSet<Hash32> = state
+        .signature_requests()
+        .iter()
+        .filter(|r| matches!(r.status, SignatureStatus::Signing { .. }))
+        .map(|r| r.key)
+        .collect();
     let mut unserved: BTreeMap<Hash32, usize> = BTreeMap::new();
     for r in state.signature_requests() {
         if r.status != SignatureStatus::Pending {
@@ -199,6 +209,7 @@ pub fn decide(
         match pick {
             Some(p) => {
                 used.insert(p.id);
+                signing.insert(r.key);
                 out.push(Action::StartSign {
                     request: r.id,
                     presign: p.id,
@@ -244,7 +255,11 @@ pub fn decide(
                     && healthy(p, &excluded)
             })
             .count();
-        let want = cfg.pool_target + unserved.get(&key.id).copied().unwrap_or(0);
+        let waiting = unserved.get(&key.id).copied().unwrap_or(0);
+        if signing.contains(&key.id) && waiting == 0 && have >= cfg.pool_target.div_ceil(2) {
+            continue;
+        }
+        let want = cfg.pool_target + waiting;
         let start = want
             .saturating_sub(have)
             .min(cfg.max_running_presigns.saturating_sub(running));

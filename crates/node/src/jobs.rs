@@ -162,6 +162,36 @@ impl PaillierSource {
     }
 }
 
+/// Niceness of background sessions (key generation and presigning): CPU-heavy, not on the
+/// online path. Online signing stays at the normal priority, so on a busy machine its one round
+/// is not queued behind a presign's Paillier arithmetic.
+pub const BACKGROUND_NICE: i32 = 10;
+
+/// Runs `job` on its own thread at [`BACKGROUND_NICE`] (Linux; elsewhere at normal priority).
+pub fn background(name: &str, job: impl FnOnce() + Send + 'static) {
+    let spawned = std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            lower_priority();
+            job();
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "could not start a background session thread");
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    // On Linux, PRIO_PROCESS with a thread id sets that thread's niceness only.
+    let me = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(me), BACKGROUND_NICE) {
+        tracing::debug!(error = %e, "could not lower the priority of a background session");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
+
 /// Signs and submits a command, retrying transient ledger errors for a while.
 pub fn submit(ctx: &Ctx, action: Action) -> Result<(), String> {
     let cmd = Command::new(ctx.network.clone(), action, now_ms(), &mut OsRng);

@@ -418,7 +418,7 @@ fn dispatch(ctx: &Arc<Ctx>, state: &RwLock<State>, e: &Entry, catching_up: bool)
             let c = ctx.clone();
             let key = *request;
             drop(st);
-            tokio::task::spawn_blocking(move || {
+            jobs::background("keygen", move || {
                 if let Err(e) = jobs::keygen(&c, key, session, &keyring, idx) {
                     tracing::warn!(%key, error = %e, "key generation failed");
                 }
@@ -448,7 +448,7 @@ fn dispatch(ctx: &Arc<Ctx>, state: &RwLock<State>, e: &Entry, catching_up: bool)
             }
             let (c, key, session, signers) = (ctx.clone(), *key, *session, signers.clone());
             drop(st);
-            tokio::task::spawn_blocking(move || {
+            jobs::background("presign", move || {
                 if let Err(e) = jobs::presign(&c, key, session, &keyring, &signers, idx) {
                     tracing::warn!(%session, error = %e, "presigning failed");
                 }

@@ -217,3 +217,49 @@ fn reported_failure_aborts_and_blamed_operator_is_excluded() {
         assert!(!s.contains(&1), "blamed operator 1 scheduled: {s:?}");
     }
 }
+
+#[test]
+fn refills_wait_while_a_signature_is_in_flight_unless_the_pool_runs_low() {
+    let mut net = Net::new(3, 2);
+    let key = net.active_key();
+    let c = cfg(4);
+    assert_eq!(presign_starts(&step(&mut net, &[0, 1, 2], 1_000, &c)).len(), 4);
+    finish_running(&mut net, key, usize::MAX);
+    let secret = ecdsa_secret();
+
+    // A request takes one presignature; three are left (at or above the low-water mark of
+    // two), so the refill waits for the signature instead of competing with it.
+    let d1 = Hash32([1; 32]);
+    let r1 = net.request_signature(key, d1, None);
+    let a = step(&mut net, &[0, 1, 2], 1_000, &c);
+    assert!(matches!(a.as_slice(), [Action::StartSign { request, .. }] if *request == r1));
+    assert!(presign_starts(&step(&mut net, &[0, 1, 2], 1_000, &c)).is_empty());
+
+    // Once it is done, the pool is topped up.
+    let signers = match net.state.signature_request(&r1).map(|r| r.status.clone()) {
+        Some(SignatureStatus::Signing { presign }) => net
+            .state
+            .presign(&presign)
+            .map(|p| p.signers.clone())
+            .unwrap_or_default(),
+        other => panic!("request not signing: {other:?}"),
+    };
+    for i in &signers {
+        net.ok(Who::Op(usize::from(*i)), done(r1, sign(&secret, &d1)));
+    }
+    assert_eq!(presign_starts(&step(&mut net, &[0, 1, 2], 1_000, &c)).len(), 1);
+    finish_running(&mut net, key, usize::MAX);
+
+    // Three requests at once drain the pool to one, below the low-water mark: refills start
+    // beside the signatures.
+    for b in 2..5u8 {
+        net.request_signature(key, Hash32([b; 32]), None);
+    }
+    let a = step(&mut net, &[0, 1, 2], 1_000, &c);
+    let starts = a
+        .iter()
+        .filter(|x| matches!(x, Action::StartSign { .. }))
+        .count();
+    assert_eq!(starts, 3);
+    assert_eq!(presign_starts(&a).len(), 3, "{a:?}");
+}
