@@ -120,21 +120,97 @@ struct Core {
     state: State,
     store: Store,
     entries: Vec<Entry>,
+    /// Set when the in-memory state could not be rebuilt after a failed commit.
+    failed: Option<String>,
 }
 
+fn fill(slot: &Mutex<Option<Result<Receipt, AppendError>>>, outcome: Result<Receipt, AppendError>) {
+    *lock(slot) = Some(outcome);
+}
+
+/// Folds stored entries into a fresh state. Entries appended through `/v1/unchecked` are
+/// skipped, as nodes skip them, so that such a ledger can restart; a broken link is fatal.
+fn fold(network: String, ledger_key: IdentityKey, entries: &[Entry]) -> Result<State, LedgerError> {
+    let mut state = State::new(network, ledger_key);
+    for e in entries {
+        if let Err(rejection) = state.apply(e) {
+            if cfg!(feature = "malicious")
+                && !matches!(rejection, Rejection::Link(_))
+                && state.skip(e).is_ok()
+            {
+                tracing::warn!(seq = e.seq, %rejection, "stored entry does not verify; skipped");
+                continue;
+            }
+            return Err(LedgerError::BadLog {
+                seq: e.seq,
+                rejection,
+            });
+        }
+    }
+    Ok(state)
+}
+
+/// A command waiting for the group commit, and where its outcome goes.
+type Pending = (
+    SignedCommand,
+    Arc<Mutex<Option<Result<Receipt, AppendError>>>>,
+);
+
 impl Core {
-    /// Check, store durably, apply.
-    fn append(&mut self, command: SignedCommand) -> Result<Receipt, AppendError> {
-        let entry = self.state.next_entry(command);
-        self.state.check(&entry)?;
-        self.store.append(&entry)?;
-        self.state.apply(&entry)?;
-        let receipt = Receipt {
-            seq: entry.seq,
-            id: entry.command.id(),
-        };
-        self.entries.push(entry);
-        Ok(receipt)
+    /// Checks and applies each command in order, then stores every accepted entry in one
+    /// durable commit (group commit: commands that arrive while a commit is in progress share
+    /// the next one). The caller holds the core lock throughout, so nobody sees state that is
+    /// not yet durable. Each command's outcome goes to its slot.
+    fn append_batch(&mut self, batch: Vec<Pending>) {
+        let mut accepted = Vec::new();
+        for (command, slot) in batch {
+            let entry = self.state.next_entry(command);
+            // `apply` plans first and changes nothing when the plan is refused.
+            match self.state.apply(&entry) {
+                Ok(()) => accepted.push((entry, slot)),
+                Err(r) => fill(&slot, Err(AppendError::Rejected(r))),
+            }
+        }
+        if accepted.is_empty() {
+            return;
+        }
+        let entries: Vec<Entry> = accepted.iter().map(|(e, _)| e.clone()).collect();
+        let started = std::time::Instant::now();
+        match self.store.append_all(&entries) {
+            Ok(()) => {
+                tracing::debug!(
+                    entries = entries.len(),
+                    us = started.elapsed().as_micros() as u64,
+                    "group commit"
+                );
+                for (entry, slot) in accepted {
+                    let receipt = Receipt {
+                        seq: entry.seq,
+                        id: entry.command.id(),
+                    };
+                    self.entries.push(entry);
+                    fill(&slot, Ok(receipt));
+                }
+            }
+            Err(e) => {
+                // The state ran ahead of the disk: fold the durable entries again.
+                tracing::error!(error = %e, "commit failed; rebuilding the state from the stored log");
+                match fold(
+                    self.state.network().to_string(),
+                    self.state.ledger_key(),
+                    &self.entries,
+                ) {
+                    Ok(state) => self.state = state,
+                    Err(r) => {
+                        tracing::error!(error = %r, "cannot rebuild the state; refusing appends");
+                        self.failed = Some(format!("state rebuild failed: {r}"));
+                    }
+                }
+                for (_, slot) in accepted {
+                    fill(&slot, Err(AppendError::Store(e.clone())));
+                }
+            }
+        }
     }
 
     /// Stores `command` durably as the next entry (right seq and prev hash) and moves the
@@ -169,6 +245,8 @@ struct Inner {
     identity: Identity,
     network: String,
     core: Mutex<Core>,
+    /// Commands waiting for the next group commit (see [`Inner::append`]).
+    queue: Mutex<Vec<Pending>>,
     head: watch::Sender<u64>,
     live: Mutex<BTreeMap<IdentityKey, Liveness>>,
     kick: Notify,
@@ -195,14 +273,39 @@ pub fn now_ms() -> u64 {
 
 impl Inner {
     /// Appends a command (blocking: the commit fsyncs) and wakes waiters.
+    ///
+    /// Group commit: the command joins a queue; whoever holds the core lock next takes the whole
+    /// queue and commits it at once. Three operators posting the same signature within a
+    /// millisecond cost one fsync, not three in a row.
     fn append(&self, command: SignedCommand) -> Result<Receipt, AppendError> {
-        let (receipt, next) = {
+        let slot = Arc::new(Mutex::new(None));
+        lock(&self.queue).push((command, slot.clone()));
+        let next = {
             let mut core = lock(&self.core);
-            let r = core.append(command)?;
-            (r, core.state.next_seq())
+            if lock(&slot).is_none() {
+                let batch = std::mem::take(&mut *lock(&self.queue));
+                if let Some(why) = &core.failed {
+                    let e = StoreError::Db {
+                        path: "ledger".into(),
+                        message: why.clone(),
+                    };
+                    for (_, s) in &batch {
+                        fill(s, Err(AppendError::Store(e.clone())));
+                    }
+                } else {
+                    core.append_batch(batch);
+                }
+            }
+            core.state.next_seq()
         };
         self.appended(next);
-        Ok(receipt)
+        let outcome = lock(&slot).take();
+        outcome.unwrap_or_else(|| {
+            Err(AppendError::Store(StoreError::Db {
+                path: "ledger".into(),
+                message: "command was not processed".into(),
+            }))
+        })
     }
 
     /// [`Core::append_unchecked`], then wakes waiters. Only with the `malicious` feature.
@@ -325,24 +428,7 @@ impl Ledger {
                 ))
             }
         };
-        let mut state = State::new(network.clone(), identity.public());
-        for e in &entries {
-            if let Err(rejection) = state.apply(e) {
-                // Entries appended through `/v1/unchecked` are skipped, as nodes skip them, so
-                // that such a ledger can restart; a broken link is still fatal.
-                if cfg!(feature = "malicious")
-                    && !matches!(rejection, Rejection::Link(_))
-                    && state.skip(e).is_ok()
-                {
-                    tracing::warn!(seq = e.seq, %rejection, "stored entry does not verify; skipped");
-                    continue;
-                }
-                return Err(LedgerError::BadLog {
-                    seq: e.seq,
-                    rejection,
-                });
-            }
-        }
+        let state = fold(network.clone(), identity.public(), &entries)?;
         let was_empty = entries.is_empty();
         let next = state.next_seq();
         let (head, _) = watch::channel(next);
@@ -354,7 +440,9 @@ impl Ledger {
                 state,
                 store,
                 entries,
+                failed: None,
             }),
+            queue: Mutex::new(Vec::new()),
             head,
             live: Mutex::new(BTreeMap::new()),
             kick: Notify::new(),
@@ -437,7 +525,13 @@ impl Ledger {
         };
         let app = router(inner.clone());
         let stop = inner.shutdown.clone();
-        let served = axum::serve(self.listener, app)
+        // Small JSON responses on the signing path: no Nagle delay.
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 stop.send_replace(true);
@@ -629,6 +723,7 @@ async fn submit(AxState(inner): AxState<Arc<Inner>>, body: Bytes) -> ApiResult<R
         ));
     }
     let action = command.command.action.name();
+    tracing::debug!(action, "command received");
     let task = inner.clone();
     let result = tokio::task::spawn_blocking(move || task.append(command))
         .await

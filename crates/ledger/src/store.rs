@@ -14,7 +14,7 @@ use crate::command::Entry;
 const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
 
 /// What can go wrong with the log file.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("ledger database {path}: {message}")]
     Db { path: String, message: String },
@@ -56,16 +56,24 @@ impl Store {
 
     /// Appends `entry` under its seq and waits until it is durable.
     pub fn append(&self, entry: &Entry) -> Result<(), StoreError> {
-        let bytes = entry.to_bytes().ok_or_else(|| StoreError::Db {
-            path: self.path.display().to_string(),
-            message: "entry does not encode".into(),
-        })?;
+        self.append_all(std::slice::from_ref(entry))
+    }
+
+    /// Appends consecutive `entries` in one transaction: one commit (one fsync) for all, and
+    /// after a crash either all of them are there or none.
+    pub fn append_all(&self, entries: &[Entry]) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(|e| self.err(e))?;
         {
             let mut table = txn.open_table(ENTRIES).map_err(|e| self.err(e))?;
-            table
-                .insert(entry.seq, bytes.as_slice())
-                .map_err(|e| self.err(e))?;
+            for entry in entries {
+                let bytes = entry.to_bytes().ok_or_else(|| StoreError::Db {
+                    path: self.path.display().to_string(),
+                    message: "entry does not encode".into(),
+                })?;
+                table
+                    .insert(entry.seq, bytes.as_slice())
+                    .map_err(|e| self.err(e))?;
+            }
         }
         txn.commit().map_err(|e| self.err(e))?;
         Ok(())

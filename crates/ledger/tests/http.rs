@@ -595,3 +595,69 @@ fn scheduler_drives_fake_operators_from_key_request_to_signature() {
     assert_eq!(assigned.len(), distinct.len());
     ledger.shutdown();
 }
+
+/// Appends share commits when they arrive together (group commit). Whatever the grouping, every
+/// command gets its own outcome, the seqs form one chain, a command sent twice at once lands
+/// once, and the log reads back the same after a restart.
+#[test]
+fn concurrent_submissions_each_get_their_own_outcome_and_one_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Running::start(config(dir.path(), 3, 2));
+    let start = ledger.client().info().unwrap().head_seq.unwrap() + 1;
+    let twice = signed(
+        &owner(),
+        Action::RequestKey {
+            keyring_id: "main".into(),
+            key_type: "ecdsa-secp256k1".into(),
+        },
+    );
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let client = ledger.client();
+            let twice = twice.clone();
+            thread::spawn(move || {
+                let mut seqs = Vec::new();
+                let mut refused = 0;
+                for i in 0..10 {
+                    let cmd = if i == 5 && t < 2 {
+                        twice.clone()
+                    } else {
+                        signed(
+                            &owner(),
+                            Action::RequestKey {
+                                keyring_id: "main".into(),
+                                key_type: "ecdsa-secp256k1".into(),
+                            },
+                        )
+                    };
+                    match client.submit(&cmd) {
+                        Ok(r) => seqs.push(r.seq),
+                        Err(e) => {
+                            assert!(e.to_string().contains("replay"), "{e}");
+                            refused += 1;
+                        }
+                    }
+                }
+                (seqs, refused)
+            })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    let mut refused = 0;
+    for t in threads {
+        let (s, r) = t.join().unwrap();
+        seqs.extend(s);
+        refused += r;
+    }
+    assert_eq!(refused, 1, "the command sent twice lands once");
+    seqs.sort_unstable();
+    let expected: Vec<u64> = (start..start + 79).collect();
+    assert_eq!(seqs, expected, "one receipt per accepted command, no gaps");
+    let state = ledger.folded();
+    assert_eq!(state.next_seq(), start + 79);
+    ledger.shutdown();
+
+    let reopened = Running::start(config(dir.path(), 3, 2));
+    assert_eq!(reopened.initial, state);
+    reopened.shutdown();
+}

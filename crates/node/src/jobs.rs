@@ -1,9 +1,12 @@
 //! The three sessions a node takes part in, each a blocking function run on its own thread:
 //! key generation, presigning (for the pool) and online signing.
 //!
-//! Every session records itself in the sealed journal when it starts and removes the record
-//! when it ends, so that a node restarted after a crash knows which sessions it abandoned and
-//! reports them to the ledger instead of silently timing out.
+//! Key generation and presigning record themselves in the sealed journal when they start and
+//! remove the record when their outcome is stored and reported, so that a node restarted after a
+//! crash knows which sessions it abandoned and reports them to the ledger instead of silently
+//! timing out. Signing needs no journal entry: its presignature's tombstone is the durable
+//! record, and a restarted node that finds its `StartSign` still open in the log retries, fails
+//! on the tombstone and reports that.
 //!
 //! Signing follows SECURITY-CHECKLIST "Never use a presignature twice": the store deletes the
 //! presignature and writes a durable tombstone in one committed transaction *before* the
@@ -259,18 +262,42 @@ impl Runner<'_> {
     }
 }
 
+/// Which session [`guarded`] runs.
+struct Spec<'a> {
+    protocol: &'static str,
+    /// The ledger's id for the session (reported on failure).
+    session: Hash32,
+    /// The protocol's session id (routing and transcripts).
+    sid: SessionId,
+    roster: &'a Roster,
+    /// Record the session in the sealed journal while it runs. Signing does not: its
+    /// presignature's tombstone already records it durably, and a node that restarts finds the
+    /// unfinished `StartSign` in the log, tries again, fails on the tombstone and reports —
+    /// two commits fewer on the one-round path.
+    journal: bool,
+}
+
 /// Runs a session and does the bookkeeping shared by all three protocols: journal, router,
-/// metrics, and a `SessionFailed` report to the ledger on failure.
+/// metrics, the result's report to the ledger (`report`), and a `SessionFailed` report on
+/// failure. The journal entry goes only after the outcome is durable (share stored,
+/// presignature stored or consumed) and reported.
 fn guarded<T>(
     ctx: &Ctx,
-    protocol: &'static str,
-    session: Hash32,
-    sid: SessionId,
-    roster: &Roster,
+    spec: Spec<'_>,
     body: impl FnOnce(&mut Runner<'_>) -> Result<T, JobError>,
+    report: impl FnOnce(&T) -> Action,
 ) -> Result<T, JobError> {
+    let Spec {
+        protocol,
+        session,
+        sid,
+        roster,
+        journal,
+    } = spec;
     let key = format!("{protocol}:{session}");
-    ctx.store.journal_put(&key, protocol.as_bytes())?;
+    if journal {
+        ctx.store.journal_put(&key, protocol.as_bytes())?;
+    }
     let inbox = ctx.router.open(sid);
     let started = Instant::now();
     let out = body(&mut Runner {
@@ -283,13 +310,14 @@ fn guarded<T>(
         },
     });
     ctx.router.close(&sid);
-    match &out {
-        Ok(_) => {
+    let out = match out {
+        Ok(v) => {
             ctx.metrics.session(protocol, "ok");
             tracing::info!(protocol, %session, ms = started.elapsed().as_millis() as u64, "session done");
+            submit(ctx, report(&v)).map(|()| v).map_err(JobError::Local)
         }
         Err(e) => {
-            let (blamed, cause) = match e {
+            let (blamed, cause) = match &e {
                 JobError::Session(s) => (s.blamed().iter().map(|p| p.0).collect(), s.cause()),
                 _ => (Vec::new(), "local".to_string()),
             };
@@ -306,12 +334,13 @@ fn guarded<T>(
                     tracing::warn!(error = %e, "could not report the failure to the ledger");
                 }
             }
+            Err(e)
         }
-    }
-    // The journal entry goes only after the outcome is durable (share stored, presignature
-    // stored or consumed) and reported.
-    if let Err(e) = ctx.store.journal_remove(&key) {
-        tracing::warn!(error = %e, "journal");
+    };
+    if journal {
+        if let Err(e) = ctx.store.journal_remove(&key) {
+            tracing::warn!(error = %e, "journal");
+        }
     }
     out
 }
@@ -326,12 +355,16 @@ pub fn keygen(
 ) -> Result<(), JobError> {
     let members: Vec<u16> = (0..keyring.n()).collect();
     let roster = roster(keyring, me, &members)?;
-    let share = guarded(
-        ctx,
-        "keygen",
+    let spec = Spec {
+        protocol: "keygen",
         session,
-        SessionId(session.0),
-        &roster,
+        sid: SessionId(session.0),
+        roster: &roster,
+        journal: true,
+    };
+    guarded(
+        ctx,
+        spec,
         |net| {
             let paillier = ctx
                 .paillier
@@ -357,17 +390,13 @@ pub fn keygen(
             ctx.store.put(Table::KeyShares, &key.to_string(), &bytes)?;
             Ok(share)
         },
-    )?;
-    let public_key = hex::encode(share.public_key.0);
-    submit(
-        ctx,
-        Action::KeyGenerated {
+        |share| Action::KeyGenerated {
             request: key,
-            public_key,
+            public_key: hex::encode(share.public_key.0),
             chain_code: Hash32(share.chain_code),
         },
     )
-    .map_err(JobError::Local)
+    .map(drop)
 }
 
 fn load_share(ctx: &Ctx, key: &Hash32) -> Result<Arc<KeyShare>, JobError> {
@@ -403,12 +432,16 @@ pub fn presign(
     let roster = roster(keyring, me, signers)?;
     let share = load_share(ctx, &key)?;
     let parties: Vec<PartyIndex> = signers.iter().map(|&i| PartyIndex(i)).collect();
-    guarded(
-        ctx,
-        "presign",
+    let spec = Spec {
+        protocol: "presign",
         session,
-        SessionId(session.0),
-        &roster,
+        sid: SessionId(session.0),
+        roster: &roster,
+        journal: true,
+    };
+    let stored = guarded(
+        ctx,
+        spec,
         |net| {
             let mut rng = fresh_rng();
             let sid = SessionId(session.0);
@@ -422,9 +455,10 @@ pub fn presign(
                 .put_presignature(&key.to_string(), &session.to_string(), &sealed)?;
             Ok(())
         },
-    )?;
+        |()| Action::PresignReady { session },
+    );
     pool_gauge(ctx, &key);
-    submit(ctx, Action::PresignReady { session }).map_err(JobError::Local)
+    stored
 }
 
 pub fn pool_gauge(ctx: &Ctx, key: &Hash32) {
@@ -470,27 +504,37 @@ pub fn sign(
     };
     // The signing messages carry the sign sub-session id derived from the presign session.
     let sid = SessionId(job.presign.0).derive(b"sign");
-    let sig = guarded(ctx, "sign", job.presign, sid, &roster, |net| {
-        // Durable before anything derived from the presignature leaves this process.
-        let bytes = ctx
-            .store
-            .consume_presignature(&job.key.to_string(), &job.presign.to_string())?;
-        let presig = Presignature::from_sealed_bytes(&bytes, &share)
-            .map_err(|e| JobError::Local(e.to_string()))?;
-        let machine = Sign::new(presig, &req).map_err(SessionError::from)?;
-        let mut rng = fresh_rng();
-        Ok(net.run(machine, &mut rng)?)
-    })?;
-    let posted = submit(
+    let spec = Spec {
+        protocol: "sign",
+        session: job.presign,
+        sid,
+        roster: &roster,
+        journal: false,
+    };
+    let posted = guarded(
         ctx,
-        Action::SignatureDone {
+        spec,
+        |net| {
+            // Durable before anything derived from the presignature leaves this process.
+            let bytes = ctx
+                .store
+                .consume_presignature(&job.key.to_string(), &job.presign.to_string())?;
+            tracing::debug!(request = %job.request, "presignature consumed");
+            let presig = Presignature::from_sealed_bytes(&bytes, &share)
+                .map_err(|e| JobError::Local(e.to_string()))?;
+            let machine = Sign::new(presig, &req).map_err(SessionError::from)?;
+            let mut rng = fresh_rng();
+            Ok(net.run(machine, &mut rng)?)
+        },
+        |sig| Action::SignatureDone {
             request: job.request,
             r: Hash32(sig.r),
             s: Hash32(sig.s),
             recovery_id: sig.recovery_id,
         },
     )
-    .map_err(JobError::Local);
+    .map(drop);
+    tracing::debug!(request = %job.request, "signature posted");
     // The gauge scans the store: after the result is posted, not on the request's path.
     pool_gauge(ctx, &job.key);
     posted

@@ -279,6 +279,9 @@ pub async fn run(
                 }
                 Err(_) => continue,
             };
+            if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
+                tracing::debug!(from = first.seq, to = last.seq, "log entries received");
+            }
             let mut peers_changed = false;
             for e in entries {
                 next = next.max(e.seq + 1);
@@ -485,6 +488,7 @@ fn dispatch(ctx: &Arc<Ctx>, state: &RwLock<State>, e: &Entry, catching_up: bool)
             };
             let (c, signers) = (ctx.clone(), p.signers.clone());
             drop(st);
+            tracing::debug!(request = %job.request, "signing job starts");
             tokio::task::spawn_blocking(move || {
                 if let Err(e) = jobs::sign(&c, &job, &keyring, &signers, idx) {
                     tracing::warn!(request = %job.request, error = %e, "signing failed");
