@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod approval;
 pub mod eval;
 pub mod resolve;
 pub mod syntax;
@@ -8,6 +9,7 @@ pub mod syntax;
 #[cfg(test)]
 mod testkit;
 
+pub use approval::{tally, Approval, ApprovalError, Subject, Tally, VerifiedVote, Vote};
 pub use eval::{blocked_by, evaluate, Decision, Missing};
 pub use resolve::{resolve, Member, ResolveError, ResolvedPolicy, Rule, Scope};
 pub use syntax::{Expr, Name, Need, ParseError, ParseErrorKind, Policy};
