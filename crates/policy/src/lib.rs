@@ -3,6 +3,7 @@
 
 pub mod approval;
 pub mod eval;
+pub mod request;
 pub mod resolve;
 pub mod syntax;
 
@@ -11,5 +12,6 @@ mod testkit;
 
 pub use approval::{tally, Approval, ApprovalError, Subject, Tally, VerifiedVote, Vote};
 pub use eval::{blocked_by, evaluate, Decision, Missing};
+pub use request::{Event, Ignored, Outcome, RejectReason, Request, State};
 pub use resolve::{resolve, Member, ResolveError, ResolvedPolicy, Rule, Scope};
 pub use syntax::{Expr, Name, Need, ParseError, ParseErrorKind, Policy};
