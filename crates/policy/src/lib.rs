@@ -6,6 +6,7 @@ pub mod eval;
 pub mod request;
 pub mod resolve;
 pub mod syntax;
+pub mod workspace;
 
 #[cfg(test)]
 mod testkit;
@@ -15,3 +16,6 @@ pub use eval::{blocked_by, evaluate, Decision, Missing};
 pub use request::{Event, Ignored, Outcome, RejectReason, Request, State};
 pub use resolve::{resolve, Member, ResolveError, ResolvedPolicy, Rule, Scope};
 pub use syntax::{Expr, Name, Need, ParseError, ParseErrorKind, Policy};
+pub use workspace::{
+    Change, Effective, Key, KeyId, Registry, Which, Workspace, WorkspaceError, WorkspaceId,
+};
