@@ -129,6 +129,8 @@ pub struct Approval {
 /// Why an approval does not count.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApprovalError {
+    #[error("the subject was built for another policy than the one given")]
+    WrongPolicy,
     #[error("approver {0} is not named by the policy")]
     NotAnApprover(IdentityKey),
     #[error("signature by {0} does not verify for this network, request and policy")]
@@ -177,7 +179,10 @@ impl Approval {
         subject: &Subject,
         policy: &ResolvedPolicy,
     ) -> Result<VerifiedVote, ApprovalError> {
-        if !policy.members().contains(&self.approver) || subject.policy_digest != policy.digest() {
+        if subject.policy_digest != policy.digest() {
+            return Err(ApprovalError::WrongPolicy);
+        }
+        if !policy.members().contains(&self.approver) {
             return Err(ApprovalError::NotAnApprover(self.approver));
         }
         self.approver
@@ -295,7 +300,7 @@ mod tests {
         let s2 = subject(&p2);
         assert_eq!(bad(&a, &s2, &p2), ApprovalError::BadSignature(key("alice")));
         // A subject built from one policy, checked against another.
-        assert_eq!(bad(&a, &s, &p2), ApprovalError::NotAnApprover(key("alice")));
+        assert_eq!(bad(&a, &s, &p2), ApprovalError::WrongPolicy);
         // An approval turned into a rejection.
         let mut flipped = a.clone();
         flipped.vote = Vote::Reject;

@@ -351,6 +351,8 @@ pub enum ParseErrorKind {
     TooLong(usize),
     #[error("empty policy")]
     Empty,
+    #[error("policy's canonical form is longer than 4096 bytes ({0} bytes)")]
+    CanonicalTooLong(usize),
     #[error("unexpected character {0:?}")]
     BadCharacter(char),
     #[error("expected {expected}, found {found}")]
@@ -502,7 +504,14 @@ fn parse(text: &str) -> Result<Policy, ParseError> {
         };
         at(kind, 0)
     })?;
-    Ok(Policy(expr))
+    // The canonical form adds a space after each comma; it too must fit, or it would not
+    // parse back.
+    let p = Policy(expr);
+    let canonical = p.to_string().len();
+    if canonical > MAX_INPUT_LEN {
+        return Err(at(ParseErrorKind::CanonicalTooLong(canonical), 0));
+    }
+    Ok(p)
 }
 
 type PResult<T> = Result<T, (ParseErrorKind, usize)>;
@@ -799,6 +808,14 @@ mod tests {
             err(&set).starts_with("set has more than 256 names"),
             "{}",
             err(&set)
+        );
+        // Fits as written, but not once printed with `, ` between names.
+        let names: Vec<String> = (0..MAX_SET_LEN).map(|i| format!("n{i:013}")).collect();
+        let tight = format!("1 of {{{}}}", names.join(","));
+        assert_eq!(tight.len(), 3846);
+        assert_eq!(
+            err(&tight),
+            "policy's canonical form is longer than 4096 bytes (4101 bytes) at column 1"
         );
     }
 
