@@ -9,7 +9,7 @@
 //! with `vote` 1 for approve and 2 for reject. So a signature cannot be replayed on another
 //! network, another request, another payload under the same request id, under a policy other
 //! than the one the approver saw (a changed group changes the policy digest, see
-//! [`crate::resolve`]), or turned from an approval into a rejection.
+//! [`crate::resolve`](mod@crate::resolve)), or turned from an approval into a rejection.
 //!
 //! [`Approval::verify`] yields a [`VerifiedVote`], which only verification can make: the request
 //! state machine takes nothing else. [`tally`] verifies a batch and counts each approver once.

@@ -29,7 +29,7 @@
 //! names in a set, names longer than 64 bytes, input longer than [`MAX_INPUT_LEN`] bytes,
 //! parentheses nested deeper than [`MAX_DEPTH`]` - 1`, and any token where it does not belong.
 //! Thresholds larger than the set and unknown names can only be judged against a workspace and
-//! are refused by [`crate::resolve`].
+//! are refused by [`crate::resolve`](mod@crate::resolve).
 //!
 //! # Canonical form
 //! [`Policy`]'s `Display` is canonical: single spaces, `k of {a, b}` (never `any`), no trailing
