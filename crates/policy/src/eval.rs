@@ -28,6 +28,15 @@ impl Decision {
     }
 }
 
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Decision::Approved => f.write_str("approved"),
+            Decision::Pending(m) => write!(f, "pending: {m}"),
+        }
+    }
+}
+
 /// What is still missing, mirroring the policy's shape. Its `Display` reads as a sentence:
 /// `needs alice and (needs 1 more of {bob, carol} or needs dave)`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,9 +151,14 @@ mod tests {
         );
         let p = resolve(&Policy::parse(text).unwrap(), &s).unwrap();
         let set = approved.iter().map(|n| key(n)).collect();
-        match evaluate(&p, &set) {
-            Decision::Approved => "approved".into(),
-            Decision::Pending(m) => m.to_string(),
+        let d = evaluate(&p, &set);
+        let shown = d.to_string();
+        match d {
+            Decision::Approved => shown,
+            Decision::Pending(m) => {
+                assert_eq!(shown, format!("pending: {m}"));
+                m.to_string()
+            }
         }
     }
 

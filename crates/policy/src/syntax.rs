@@ -668,7 +668,7 @@ impl Parser<'_> {
                     names.push(n);
                 }
                 _ => {
-                    self.pos -= 1;
+                    self.pos = self.pos.saturating_sub(1);
                     return self.expected("a name or `}`");
                 }
             }

@@ -612,3 +612,39 @@ fn a_signature_request_under_a_keys_policy() {
     }
     assert_eq!(req.state(), &State::Approved { at_ms: 10 });
 }
+
+/// Every combination of (key override, child sign policy) for a key in the child: the
+/// effective policy comes from the nearest definition, and is resolved where it is defined.
+#[test]
+fn effective_policy_for_every_combination_of_definitions() {
+    for key_override in [false, true] {
+        for child_sign in [false, true] {
+            let mut r = registry();
+            let sp = Change::SetSignPolicy {
+                workspace: C,
+                policy: if child_sign { policy("erin") } else { None },
+            };
+            r = r.apply(&sp, &set(ADMINS)).unwrap();
+            if key_override {
+                let kp = Change::SetKeyPolicy {
+                    key: K1,
+                    policy: policy("dave"),
+                };
+                r = r.apply(&kp, &set(ADMINS)).unwrap();
+            }
+            let e = r.sign_policy(K1).unwrap();
+            let want = match (key_override, child_sign) {
+                (true, _) => (C, Which::Key, set(&["dave"])),
+                (false, true) => (C, Which::Sign, set(&["erin"])),
+                (false, false) => (R, Which::Sign, set(&["bob", "carol", "cfo"])),
+            };
+            assert_eq!(
+                (e.defined_in, e.which, e.policy.members()),
+                want,
+                "override {key_override}, child sign {child_sign}"
+            );
+            // K2 lives in R and never sees C's definitions.
+            assert_eq!(r.sign_policy(K2).unwrap().defined_in, R);
+        }
+    }
+}
