@@ -393,6 +393,23 @@ mod tests {
         assert!(Subject::new(&"n".repeat(257), [0; 32], [0; 32], &p).is_err());
     }
 
+    /// A known-answer vector: alice approves request [1; 32] with digest [2; 32] on
+    /// "testnet" under `alice or 1 of {ops}` (ops = {bob}). The signature was computed
+    /// independently (Python, `cryptography`) from the documented layout.
+    #[test]
+    fn known_answer_signature() {
+        let s = scope(&["alice", "bob"], &[("ops", &["bob"])]);
+        let p = resolve(&Policy::parse("alice or 1 of {ops}").unwrap(), &s).unwrap();
+        let subject = Subject::new("testnet", [1; 32], [2; 32], &p).unwrap();
+        let a = Approval::sign(&id("alice"), &subject, Vote::Approve);
+        assert_eq!(
+            hex::encode(a.signature.0),
+            "c080fed403dbad17de389fe5183d357345dc4a1b3876e5c8810126e9545c4d5d\
+             b90c77e420f66e7ebfcf9a332dd2e09a22c51f8bd15f26f9d88cffa54c3a1e09"
+        );
+        assert!(a.verify(&subject, &p).is_ok());
+    }
+
     #[test]
     fn approvals_round_trip_as_json() {
         let p = policy("alice");

@@ -383,3 +383,22 @@ mod tests {
         assert_eq!(r.name_of(&key("dave")), None);
     }
 }
+
+#[cfg(test)]
+mod pinned {
+    use super::*;
+    use crate::testkit::scope;
+
+    /// Approvals sign this digest: a change to its layout would orphan every stored approval,
+    /// so it is frozen here.
+    #[test]
+    fn the_digest_layout_is_frozen() {
+        let s = scope(&["alice", "bob"], &[("ops", &["bob"])]);
+        let r = resolve(&Policy::parse("alice or 1 of {ops}").unwrap(), &s).unwrap();
+        // Recomputed independently (Python, `cryptography`) from the layout in `resolve`.
+        assert_eq!(
+            hex::encode(r.digest()),
+            "a9da7b45341b54b703f000cae6c3f909f307847b7d183f4259355b20e54fe2d1"
+        );
+    }
+}
