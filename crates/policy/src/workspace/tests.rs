@@ -648,3 +648,139 @@ fn effective_policy_for_every_combination_of_definitions() {
         }
     }
 }
+
+/// xorshift64*: deterministic, no dependency.
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n as u64) as usize
+    }
+}
+
+/// Thousands of random changes with random approvers: every registry `apply` returns
+/// validates as a whole, survives a JSON round trip, has a policy in force for every workspace
+/// and key, and was reached only with the approval the old registry required.
+#[test]
+fn random_change_sequences_keep_the_registry_valid() {
+    let people = [
+        "alice", "bob", "carol", "cfo", "dave", "erin", "fred", "gina",
+    ];
+    let texts = [
+        "alice",
+        "fred or gina",
+        "2 of {alice, bob, cfo}",
+        "1 of {ops} and cfo",
+        "all of {ops}",
+        "dave and 1 of {alice, erin}",
+        "2 of {team, gina}",
+    ];
+    // Deriving a public key is a scalar multiplication: once per person.
+    let pk: BTreeMap<&str, IdentityKey> = people.iter().map(|p| (*p, key(p))).collect();
+    let mut rng = Rng(0x5EED);
+    let mut r = registry();
+    let (mut applied, mut refused_count) = (0, 0);
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    for step in 0..3000 {
+        let ids: Vec<WorkspaceId> = r.workspaces().keys().copied().collect();
+        let ws = ids[rng.below(ids.len())];
+        let person = |rng: &mut Rng| people[rng.below(people.len())];
+        let group = |rng: &mut Rng| ["ops", "team"][rng.below(2)];
+        let pol = |rng: &mut Rng| {
+            let i = rng.below(texts.len() + 1);
+            texts.get(i).and_then(|t| policy(t))
+        };
+        let keys: Vec<KeyId> = r.keys().keys().copied().collect();
+        let change = match rng.below(9) {
+            0 => Change::SetOwner {
+                workspace: ws,
+                name: name(person(&mut rng)),
+                key: pk[person(&mut rng)],
+            },
+            1 => {
+                // Mostly someone who is an owner there, so that removals can succeed.
+                let there: Vec<&Name> = r.workspace(ws).unwrap().owners.keys().collect();
+                let n = match there.len() {
+                    0 => name(person(&mut rng)),
+                    len => there[rng.below(len)].clone(),
+                };
+                Change::RemoveOwner {
+                    workspace: ws,
+                    name: n,
+                }
+            }
+            2 => Change::SetGroup {
+                workspace: ws,
+                name: name(group(&mut rng)),
+                members: (0..rng.below(4)).map(|_| name(person(&mut rng))).collect(),
+            },
+            3 => Change::RemoveGroup {
+                workspace: ws,
+                name: name(group(&mut rng)),
+            },
+            4 => Change::SetAdminPolicy {
+                workspace: ws,
+                policy: pol(&mut rng),
+            },
+            5 => Change::SetSignPolicy {
+                workspace: ws,
+                policy: pol(&mut rng),
+            },
+            6 => Change::AddKey {
+                id: KeyId([rng.below(256) as u8; 32]),
+                workspace: ws,
+            },
+            7 => Change::SetKeyPolicy {
+                key: keys[rng.below(keys.len())],
+                policy: pol(&mut rng),
+            },
+            _ => Change::CreateWorkspace {
+                id: WorkspaceId([rng.below(256) as u8; 32]),
+                workspace: Workspace {
+                    parent: Some(ws),
+                    ..Workspace::default()
+                },
+            },
+        };
+        let who: BTreeSet<IdentityKey> = people
+            .iter()
+            .filter(|_| rng.below(2) == 0)
+            .map(|p| pk[p])
+            .collect();
+        let Ok(next) = r.apply(&change, &who) else {
+            refused_count += 1;
+            continue;
+        };
+        applied += 1;
+        let kind = format!("{change:?}");
+        *kinds
+            .entry(kind.split([' ', '{']).next().unwrap_or("").to_string())
+            .or_insert(0) += 1;
+        let needed = r.required_policy(&change).unwrap().unwrap();
+        assert!(
+            evaluate(&needed.policy, &who).is_approved(),
+            "step {step}: {change:?}"
+        );
+        let again = Registry::from_parts(next.workspaces().clone(), next.keys().clone());
+        assert_eq!(again.as_ref(), Ok(&next), "step {step}: {change:?}");
+        let json = serde_json::to_string(&next).unwrap();
+        assert_eq!(serde_json::from_str::<Registry>(&json).unwrap(), next);
+        for id in next.workspaces().keys() {
+            next.admin_policy(*id).unwrap();
+            next.workspace_sign_policy(*id).unwrap();
+        }
+        for k in next.keys().keys() {
+            next.sign_policy(*k).unwrap();
+        }
+        r = next;
+    }
+    // Every kind of change got through at least once.
+    assert_eq!(kinds.len(), 9, "{kinds:?}");
+
+    assert!(
+        applied > 100 && refused_count > 1000,
+        "{applied} applied, {refused_count} refused"
+    );
+}
