@@ -31,9 +31,12 @@
 //! (every policy resolves, names are unique, groups list owners): an admin cannot remove an
 //! owner that a policy still names, or leave a root without policies.
 //!
-//! The caller verifies the approvals (see [`crate::approval`]) against
-//! `required_policy(change)` of the *same* registry it then calls `apply` on, with a request
-//! digest of [`Change::digest`]; `apply` re-evaluates the policy itself.
+//! The caller opens a [`Request`] whose subject has request digest [`Change::digest`] under
+//! `required_policy(change)`, feeds it verified votes, and once it is approved calls
+//! [`Registry::apply_approved`], which checks that the request is approved, is for this change
+//! and that the required policy has not changed since (else the approvals are stale), then
+//! re-evaluates the policy itself. [`Registry::check_sign_request`] is the same check for a
+//! signature request before the network signs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -43,6 +46,7 @@ use sha2::{Digest, Sha256};
 use tessera_identity::IdentityKey;
 
 use crate::eval::{evaluate, Decision, Missing};
+use crate::request::{Request, State};
 use crate::resolve::{resolve, ResolveError, ResolvedPolicy, Scope};
 use crate::syntax::{Name, Policy};
 
@@ -320,6 +324,12 @@ pub enum WorkspaceError {
     BadGroup(WorkspaceId, Name),
     #[error("workspace {0} is nested deeper than 16 levels or its parents loop")]
     TooDeep(WorkspaceId),
+    #[error("the request is not approved")]
+    RequestNotApproved,
+    #[error("the request was approved for another change or payload")]
+    RequestMismatch,
+    #[error("the {0} changed after the request was opened; approvals must be given again")]
+    StalePolicy(Which),
 }
 
 /// Every workspace and key. Deserialising checks the whole registry (see
@@ -512,6 +522,49 @@ impl Registry {
         let touched = next.mutate(change)?;
         next.validate_under(touched)?;
         Ok(next)
+    }
+
+    /// Applies `change` once `request` (opened for it) is approved: the request must be
+    /// [`State::Approved`], its request digest must be [`Change::digest`], and its policy must
+    /// still be the one `change` requires now — a policy or group change in between makes
+    /// the request stale rather than letting old approvals count under new rules.
+    pub fn apply_approved(
+        &self,
+        change: &Change,
+        request: &Request,
+    ) -> Result<Registry, WorkspaceError> {
+        if !matches!(request.state(), State::Approved { .. }) {
+            return Err(WorkspaceError::RequestNotApproved);
+        }
+        if request.subject().request_digest() != change.digest() {
+            return Err(WorkspaceError::RequestMismatch);
+        }
+        if let Some(e) = self.required_policy(change)? {
+            if e.policy.digest() != request.policy().digest() {
+                return Err(WorkspaceError::StalePolicy(e.which));
+            }
+        }
+        self.apply(change, request.approvals())
+    }
+
+    /// Checks, just before signing, that `request` for `key` is approved under the key's sign
+    /// policy as it stands now.
+    pub fn check_sign_request(&self, key: KeyId, request: &Request) -> Result<(), WorkspaceError> {
+        if !matches!(request.state(), State::Approved { .. }) {
+            return Err(WorkspaceError::RequestNotApproved);
+        }
+        let e = self.sign_policy(key)?;
+        if e.policy.digest() != request.policy().digest() {
+            return Err(WorkspaceError::StalePolicy(e.which));
+        }
+        if let Decision::Pending(missing) = evaluate(&e.policy, request.approvals()) {
+            return Err(WorkspaceError::NotApproved {
+                which: e.which,
+                policy: e.policy.policy().to_string(),
+                missing,
+            });
+        }
+        Ok(())
     }
 
     fn get_mut(&mut self, id: WorkspaceId) -> Result<&mut Workspace, WorkspaceError> {

@@ -784,3 +784,92 @@ fn random_change_sequences_keep_the_registry_valid() {
         "{applied} applied, {refused_count} refused"
     );
 }
+
+fn open(r: &Registry, change: &Change) -> (Request, Subject) {
+    let e = r.required_policy(change).unwrap().unwrap();
+    let subject = Subject::new("testnet", [77; 32], change.digest(), &e.policy).unwrap();
+    (
+        Request::new(subject.clone(), e.policy, 1_000).unwrap(),
+        subject,
+    )
+}
+
+fn approve(mut req: Request, subject: &Subject, who: &[&str]) -> Request {
+    for w in who {
+        let v = Approval::sign(&id(w), subject, Vote::Approve)
+            .verify(subject, req.policy())
+            .unwrap();
+        req = req.step(&Event::Vote(v), 10).0;
+    }
+    req
+}
+
+#[test]
+fn admin_changes_go_through_approved_requests() {
+    let r = registry();
+    let add = Change::SetOwner {
+        workspace: R,
+        name: name("zed"),
+        key: key("zed"),
+    };
+    let (req, subject) = open(&r, &add);
+    let half = approve(req.clone(), &subject, &["alice"]);
+    assert_eq!(
+        r.apply_approved(&add, &half),
+        Err(WorkspaceError::RequestNotApproved)
+    );
+    let done = approve(req.clone(), &subject, &["alice", "cfo"]);
+    let r2 = r.apply_approved(&add, &done).unwrap();
+    assert!(r2.workspace(R).unwrap().owners.contains_key(&name("zed")));
+    // The same approvals cannot carry another change.
+    let other = Change::SetOwner {
+        workspace: R,
+        name: name("zed"),
+        key: key("eve"),
+    };
+    assert_eq!(
+        r.apply_approved(&other, &done),
+        Err(WorkspaceError::RequestMismatch)
+    );
+    // The admin policy changed in between: the request is stale, although alice and cfo
+    // would satisfy the new policy too.
+    let swap = Change::SetAdminPolicy {
+        workspace: R,
+        policy: policy("alice or cfo"),
+    };
+    let r3 = r.apply(&swap, &set(ADMINS)).unwrap();
+    assert_eq!(
+        r3.apply_approved(&add, &done),
+        Err(WorkspaceError::StalePolicy(Which::Admin))
+    );
+}
+
+#[test]
+fn signature_requests_are_checked_against_the_current_key_policy() {
+    let r = registry();
+    let e = r.sign_policy(K1).unwrap();
+    let subject = Subject::new("testnet", [88; 32], [89; 32], &e.policy).unwrap();
+    let req = Request::new(subject.clone(), e.policy, 1_000).unwrap();
+    let pending = approve(req.clone(), &subject, &["dave"]);
+    assert_eq!(
+        r.check_sign_request(K1, &pending),
+        Err(WorkspaceError::RequestNotApproved)
+    );
+    let done = approve(req, &subject, &["dave", "erin"]);
+    assert_eq!(r.check_sign_request(K1, &done), Ok(()));
+    // K2 has another policy.
+    assert!(matches!(
+        r.check_sign_request(K2, &done),
+        Err(WorkspaceError::StalePolicy(Which::Sign))
+    ));
+    // K1 gets an override after approval.
+    let o = Change::SetKeyPolicy {
+        key: K1,
+        policy: policy("dave"),
+    };
+    let r2 = r.apply(&o, &set(ADMINS)).unwrap();
+    assert_eq!(
+        r2.check_sign_request(K1, &done),
+        Err(WorkspaceError::StalePolicy(Which::Key))
+    );
+}
