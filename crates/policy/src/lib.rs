@@ -11,11 +11,13 @@ pub mod workspace;
 #[cfg(test)]
 mod testkit;
 
-pub use approval::{tally, Approval, ApprovalError, Subject, Tally, VerifiedVote, Vote};
+pub use approval::{
+    tally, Approval, ApprovalError, NetworkIdError, Subject, Tally, VerifiedVote, Vote,
+};
 pub use eval::{blocked_by, evaluate, Decision, Missing};
-pub use request::{Event, Ignored, Outcome, RejectReason, Request, State};
+pub use request::{Event, Ignored, Outcome, RejectReason, Request, State, SubjectMismatch};
 pub use resolve::{resolve, Member, ResolveError, ResolvedPolicy, Rule, Scope};
-pub use syntax::{Expr, Name, Need, ParseError, ParseErrorKind, Policy};
+pub use syntax::{Expr, Name, NameError, Need, ParseError, ParseErrorKind, Policy, ShapeError};
 pub use workspace::{
     Change, Effective, Key, KeyId, Registry, Which, Workspace, WorkspaceError, WorkspaceId,
 };
