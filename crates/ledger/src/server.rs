@@ -150,29 +150,52 @@ fn fold(network: String, ledger_key: IdentityKey, entries: &[Entry]) -> Result<S
     Ok(state)
 }
 
+/// Where a queued command's outcome goes.
+type Slot = Arc<Mutex<Option<Result<Receipt, AppendError>>>>;
 /// A command waiting for the group commit, and where its outcome goes.
-type Pending = (
-    SignedCommand,
-    Arc<Mutex<Option<Result<Receipt, AppendError>>>>,
-);
+type Pending = (SignedCommand, Slot);
 
 impl Core {
     /// Checks and applies each command in order, then stores every accepted entry in one
     /// durable commit (group commit: commands that arrive while a commit is in progress share
     /// the next one). The caller holds the core lock throughout, so nobody sees state that is
     /// not yet durable. Each command's outcome goes to its slot.
-    fn append_batch(&mut self, batch: Vec<Pending>) {
-        let mut accepted = Vec::new();
+    ///
+    /// `schedule` then sees the state with the batch applied and returns the ledger's own
+    /// commands (the scheduler's decisions); they are applied and committed in the same
+    /// transaction, so a signature request and the `StartSign` that serves it cost one commit.
+    /// Returns how many of the scheduler's commands were appended.
+    fn append_batch(
+        &mut self,
+        batch: Vec<Pending>,
+        schedule: &dyn Fn(&State) -> Vec<SignedCommand>,
+    ) -> usize {
+        let mut accepted: Vec<(Entry, Option<Slot>)> = Vec::new();
         for (command, slot) in batch {
             let entry = self.state.next_entry(command);
             // `apply` plans first and changes nothing when the plan is refused.
             match self.state.apply(&entry) {
-                Ok(()) => accepted.push((entry, slot)),
+                Ok(()) => accepted.push((entry, Some(slot))),
                 Err(r) => fill(&slot, Err(AppendError::Rejected(r))),
             }
         }
+        let mut own = 0;
+        for command in schedule(&self.state) {
+            let name = command.command.action.name();
+            let entry = self.state.next_entry(command);
+            match self.state.apply(&entry) {
+                Ok(()) => {
+                    tracing::debug!(seq = entry.seq, action = name, "scheduled");
+                    accepted.push((entry, None));
+                    own += 1;
+                }
+                Err(r) => {
+                    tracing::warn!(action = name, rejection = %r, "scheduler command refused")
+                }
+            }
+        }
         if accepted.is_empty() {
-            return;
+            return 0;
         }
         let entries: Vec<Entry> = accepted.iter().map(|(e, _)| e.clone()).collect();
         let started = std::time::Instant::now();
@@ -189,8 +212,11 @@ impl Core {
                         id: entry.command.id(),
                     };
                     self.entries.push(entry);
-                    fill(&slot, Ok(receipt));
+                    if let Some(slot) = slot {
+                        fill(&slot, Ok(receipt));
+                    }
                 }
+                own
             }
             Err(e) => {
                 // The state ran ahead of the disk: fold the durable entries again.
@@ -206,9 +232,10 @@ impl Core {
                         self.failed = Some(format!("state rebuild failed: {r}"));
                     }
                 }
-                for (_, slot) in accepted {
+                for slot in accepted.into_iter().filter_map(|(_, s)| s) {
                     fill(&slot, Err(AppendError::Store(e.clone())));
                 }
+                0
             }
         }
     }
@@ -247,6 +274,8 @@ struct Inner {
     core: Mutex<Core>,
     /// Commands waiting for the next group commit (see [`Inner::append`]).
     queue: Mutex<Vec<Pending>>,
+    /// Run the scheduler inside every commit (`LedgerConfig::run_scheduler`).
+    schedule_inline: bool,
     head: watch::Sender<u64>,
     live: Mutex<BTreeMap<IdentityKey, Liveness>>,
     kick: Notify,
@@ -293,7 +322,7 @@ impl Inner {
                         fill(s, Err(AppendError::Store(e.clone())));
                     }
                 } else {
-                    core.append_batch(batch);
+                    core.append_batch(batch, &|st| self.decisions(st));
                 }
             }
             core.state.next_seq()
@@ -344,32 +373,43 @@ impl Inner {
         self.append(SignedCommand::sign(&self.identity, cmd))
     }
 
-    /// One scheduler pass: decide, append, repeat until nothing is left to do.
+    /// The scheduler's decisions for `state` now, signed with the ledger key (none when this
+    /// ledger does not schedule).
+    fn decisions(&self, state: &State) -> Vec<SignedCommand> {
+        if !self.schedule_inline {
+            return Vec::new();
+        }
+        let now = now_ms();
+        let live: BTreeMap<IdentityKey, bool> = lock(&self.live)
+            .iter()
+            .map(|(k, l)| (*k, l.live_until_ms.is_some_and(|t| t > now)))
+            .collect();
+        let is_live = |k: &IdentityKey| live.get(k).copied().unwrap_or(false);
+        scheduler::decide(state, &is_live, now, &self.scheduler)
+            .into_iter()
+            .map(|action| {
+                let cmd = Command::new(self.network.clone(), action, now, &mut rand_core::OsRng);
+                SignedCommand::sign(&self.identity, cmd)
+            })
+            .collect()
+    }
+
+    /// A scheduler pass on the timer or after a heartbeat: decides and commits until there is
+    /// nothing more to do (appends also schedule, inside their own commit).
     fn schedule(&self) {
         for _ in 0..64 {
-            let now = now_ms();
-            let live: BTreeMap<IdentityKey, bool> = lock(&self.live)
-                .iter()
-                .map(|(k, l)| (*k, l.live_until_ms.is_some_and(|t| t > now)))
-                .collect();
-            let actions = {
-                let core = lock(&self.core);
-                let is_live = |k: &IdentityKey| live.get(k).copied().unwrap_or(false);
-                scheduler::decide(&core.state, &is_live, now, &self.scheduler)
+            let (own, next) = {
+                let mut core = lock(&self.core);
+                if core.failed.is_some() {
+                    return;
+                }
+                let own = core.append_batch(Vec::new(), &|st| self.decisions(st));
+                (own, core.state.next_seq())
             };
-            if actions.is_empty() {
+            if own == 0 {
                 return;
             }
-            for action in actions {
-                let name = action.name();
-                match self.append_own(action) {
-                    Ok(r) => tracing::debug!(seq = r.seq, action = name, "scheduled"),
-                    Err(e) => {
-                        tracing::warn!(action = name, error = %e, "scheduler command refused");
-                        return;
-                    }
-                }
-            }
+            self.appended(next);
         }
     }
 }
@@ -443,6 +483,7 @@ impl Ledger {
                 failed: None,
             }),
             queue: Mutex::new(Vec::new()),
+            schedule_inline: config.run_scheduler,
             head,
             live: Mutex::new(BTreeMap::new()),
             kick: Notify::new(),
