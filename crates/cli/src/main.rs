@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod chains;
 mod client;
 mod daemon;
 mod demo;
@@ -43,6 +44,12 @@ enum Command {
     Key(client::KeyCommand),
     /// Requests a signature and waits for it.
     Sign(client::SignArgs),
+    /// Ethereum: `eth address`, `eth sign-tx`, `eth sign-message` with a network key.
+    #[command(subcommand)]
+    Eth(chains::EthCommand),
+    /// Bitcoin: `btc address`, `btc sign-psbt` with a network key.
+    #[command(subcommand)]
+    Btc(chains::BtcCommand),
     /// Starts a devnet and measures signing latency (warm pool) and sustained throughput.
     Bench(bench::BenchArgs),
 }
@@ -56,6 +63,8 @@ fn main() -> ExitCode {
         Command::Devnet(args) => devnet::run(args, cli.client.identity.clone()),
         Command::Key(cmd) => client::key(cmd, &cli.client),
         Command::Sign(args) => client::sign(args, &cli.client),
+        Command::Eth(cmd) => chains::eth(cmd, &cli.client),
+        Command::Btc(cmd) => chains::btc(cmd, &cli.client),
         Command::Bench(args) => bench::run(args),
     };
     match result {

@@ -27,7 +27,13 @@ pub fn exe() -> &'static str {
 }
 
 impl Devnet {
+    #[allow(dead_code)]
     pub fn start(name: &str, operators: u16, threshold: u16) -> Devnet {
+        Devnet::start_with(name, operators, threshold, &[])
+    }
+
+    /// [`Devnet::start`] with more `tessera devnet` arguments (e.g. `--pool 2`).
+    pub fn start_with(name: &str, operators: u16, threshold: u16, extra: &[&str]) -> Devnet {
         let dir =
             std::env::temp_dir().join(format!("tessera-devnet-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -41,6 +47,7 @@ impl Devnet {
             .arg("--dir")
             .arg(dir.join("net"))
             .args(["--insecure-test-primes", "--round-timeout", "30"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -191,6 +198,7 @@ pub fn read_state(dir: &Path) -> serde_json::Value {
     }
 }
 
+#[allow(dead_code)]
 pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !f() {
@@ -200,6 +208,7 @@ pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
 }
 
 /// OpenSSL's verdict on (r, s) over `digest` under the SEC1 `public_key`.
+#[allow(dead_code)]
 pub fn openssl_verifies(
     public_key: &[u8],
     digest: &[u8; 32],
@@ -241,6 +250,7 @@ pub fn openssl_verifies(
 }
 
 /// A plain HTTP GET on loopback (the metrics endpoint), with no client library.
+#[allow(dead_code)]
 pub fn http_get(url: &str) -> String {
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_once('/').unwrap();
