@@ -223,7 +223,10 @@ fn refills_wait_while_a_signature_is_in_flight_unless_the_pool_runs_low() {
     let mut net = Net::new(3, 2);
     let key = net.active_key();
     let c = cfg(4);
-    assert_eq!(presign_starts(&step(&mut net, &[0, 1, 2], 1_000, &c)).len(), 4);
+    assert_eq!(
+        presign_starts(&step(&mut net, &[0, 1, 2], 1_000, &c)).len(),
+        4
+    );
     finish_running(&mut net, key, usize::MAX);
     let secret = ecdsa_secret();
 
@@ -247,7 +250,10 @@ fn refills_wait_while_a_signature_is_in_flight_unless_the_pool_runs_low() {
     for i in &signers {
         net.ok(Who::Op(usize::from(*i)), done(r1, sign(&secret, &d1)));
     }
-    assert_eq!(presign_starts(&step(&mut net, &[0, 1, 2], 1_000, &c)).len(), 1);
+    assert_eq!(
+        presign_starts(&step(&mut net, &[0, 1, 2], 1_000, &c)).len(),
+        1
+    );
     finish_running(&mut net, key, usize::MAX);
 
     // Three requests at once drain the pool to one, below the low-water mark: refills start
