@@ -18,7 +18,9 @@ use tessera_core::wire::{self, Delivery, Header, ProtocolId};
 use tessera_core::{CheckTag, PartyIndex, ProtocolError, SessionId};
 use tessera_schnorr::dkg::{FK1_1, FK1_2, FK1_3, FK2_2};
 use tessera_schnorr::sign::{FS1_1, FS2_1, FS2_2};
-use tessera_schnorr::{Bip340, Dkg, Ed25519, KeyShare, ShareError, Sign, Signature, Suite};
+use tessera_schnorr::{
+    Bip340, Dkg, Ed25519, KeyShare, KeyType, ShareError, Sign, Signature, Suite, VerifyError,
+};
 use tessera_sim::{deliver_all, Delivered, Outcome, Seed};
 
 /// What the tests need to know per suite.
@@ -601,4 +603,54 @@ fn ed25519_dkg_and_sign_through_the_echo_wrapper() {
     let sigs = done(out);
     Ed25519::verify(&shares[0], &msg, &sigs[0]);
     let _ = Delivery::Broadcast;
+}
+
+/// The public verifier the ledger uses agrees with the independent ones on good signatures
+/// and rejects a changed signature, message or key, and malformed inputs.
+fn public_verifier_accepts_exactly_valid_signatures<C: TestSuite>(kt: KeyType, seed: u64) {
+    assert_eq!(KeyType::from_name(C::KEY_TYPE), Some(kt));
+    let shares = keygen::<C>(3, 2, seed);
+    let pk = shares[0].public_key_bytes().unwrap();
+    kt.check_public_key(&pk).unwrap();
+    let msg = C::message(seed);
+    let sig = sign(&shares, &parties(2), &msg, seed);
+    C::verify(&shares[0], &msg, &sig);
+    kt.verify(&pk, &msg, &sig.0).unwrap();
+
+    let mut bad = sig.0;
+    bad[63] ^= 0x01;
+    assert!(kt.verify(&pk, &msg, &bad).is_err());
+    let mut bad = sig.0;
+    bad[0] ^= 0x01;
+    assert!(kt.verify(&pk, &msg, &bad).is_err());
+    let mut other_msg = msg.clone();
+    other_msg[0] ^= 0x01;
+    assert_eq!(
+        kt.verify(&pk, &other_msg, &sig.0),
+        Err(VerifyError::Invalid)
+    );
+    let other_key = keygen::<C>(3, 2, seed + 1)[0].public_key_bytes().unwrap();
+    assert_eq!(
+        kt.verify(&other_key, &msg, &sig.0),
+        Err(VerifyError::Invalid)
+    );
+    assert!(kt.verify(&pk, &msg, &sig.0[..63]).is_err());
+    assert!(kt.check_public_key(&pk[..31]).is_err());
+    assert!(kt.check_public_key(&[0u8; 32]).is_err());
+}
+
+#[test]
+fn ed25519_public_verifier_accepts_exactly_valid_signatures() {
+    public_verifier_accepts_exactly_valid_signatures::<Ed25519>(KeyType::Ed25519, 80);
+}
+
+#[test]
+fn bip340_public_verifier_accepts_exactly_valid_signatures() {
+    public_verifier_accepts_exactly_valid_signatures::<Bip340>(KeyType::Bip340, 81);
+    // BIP340 signs 32-byte sighashes only.
+    assert!(matches!(
+        KeyType::Bip340.check_message(&[0u8; 33]),
+        Err(VerifyError::Message(..))
+    ));
+    assert_eq!(KeyType::from_name("ecdsa-secp256k1"), None);
 }
