@@ -39,7 +39,8 @@ pub struct KeyCreateArgs {
     /// The keyring whose operators hold the key.
     #[arg(long, default_value = "default")]
     keyring: String,
-    /// Key type; only ecdsa-secp256k1 for now.
+    /// Key type: ecdsa-secp256k1, eddsa-ed25519 or schnorr-bip340 (Schnorr keys are created
+    /// by FROST DKG; signing them through the network is not wired yet).
     #[arg(long = "type", default_value = "ecdsa-secp256k1")]
     key_type: String,
     /// Give up after this many seconds.

@@ -22,6 +22,13 @@ pub enum ProtocolId {
     Reshare,
     /// The echo round added by [`crate::echo::Echo`] after every round of a wrapped protocol.
     Echo,
+    /// Threshold Schnorr (FROST) distributed key generation (`tessera-schnorr`). Appended after
+    /// the existing variants so their postcard discriminants stay as they were.
+    FrostKeygen,
+    /// Threshold Schnorr (FROST) signing.
+    FrostSign,
+    /// Threshold Schnorr (FROST) share refresh.
+    FrostRefresh,
 }
 
 /// Whether a message was sent to everyone (and so must reach everyone identically: the node

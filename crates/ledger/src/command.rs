@@ -18,8 +18,13 @@ use tessera_identity::{Identity, IdentityKey, Signature};
 pub const COMMAND_DOMAIN: &str = "tessera/ledger/command/v1";
 /// Prefix of the SHA-256 input that makes an entry's hash.
 pub const ENTRY_DOMAIN: &str = "tessera/ledger/entry/v1";
-/// The only key type `RequestKey` accepts for now.
+/// Threshold ECDSA on secp256k1 (presignature pool, `RequestSignature`).
 pub const KEY_TYPE_ECDSA_SECP256K1: &str = "ecdsa-secp256k1";
+/// Threshold Schnorr (FROST) on Ed25519: RFC 8032 signatures (`tessera-schnorr`).
+pub const KEY_TYPE_EDDSA_ED25519: &str = "eddsa-ed25519";
+/// Threshold Schnorr (FROST) on secp256k1: BIP340 signatures for the BIP341 key-path output
+/// key (`tessera-schnorr`).
+pub const KEY_TYPE_SCHNORR_BIP340: &str = "schnorr-bip340";
 
 /// 32 bytes: a SHA-256 output or a scalar. Used for command ids (hence request and key ids),
 /// session ids, digests and signature halves. Hex in JSON and `Display`; raw bytes in postcard.
@@ -217,8 +222,11 @@ actions! {
     /// Keyring operator: the result of key generation for `request` as this operator sees it.
     KeyGenerated {
         request: Hash32,
-        /// 33-byte SEC1 compressed point, hex.
+        /// The key type's encoding, hex: for `ecdsa-secp256k1` the 33-byte SEC1 compressed
+        /// point, for `eddsa-ed25519` the 32-byte Ed25519 key, for `schnorr-bip340` the 32-byte
+        /// x-only BIP341 output key.
         public_key: String,
+        /// BIP32 chain code (ECDSA keys); all zeros for Schnorr keys, which have none.
         chain_code: Hash32,
     },
     /// Presign session member: its presignature for `session` is stored.

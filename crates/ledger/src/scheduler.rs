@@ -221,7 +221,10 @@ pub fn decide(
 
     // 5. Presign pools.
     for key in state.keys() {
-        if !matches!(key.status, KeyStatus::Active { .. }) {
+        // Only ECDSA signs from presignatures; FROST keys sign in two live rounds.
+        if !matches!(key.status, KeyStatus::Active { .. })
+            || key.key_type != crate::command::KEY_TYPE_ECDSA_SECP256K1
+        {
             continue;
         }
         let Some(ring) = state.keyring(&key.keyring_id) else {

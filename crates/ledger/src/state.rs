@@ -1135,7 +1135,15 @@ impl State {
             });
         }
         if key_type != KEY_TYPE_ECDSA_SECP256K1 {
-            return Err(Rejection::UnsupportedKeyType(key_type.to_string()));
+            if tessera_schnorr::KeyType::from_name(key_type).is_none() {
+                return Err(Rejection::UnsupportedKeyType(key_type.to_string()));
+            }
+            // FROST's DKG needs at least two signers.
+            if ring.threshold < 2 {
+                return Err(Rejection::UnsupportedKeyType(format!(
+                    "{key_type} needs a keyring threshold of at least 2"
+                )));
+            }
         }
         if self.id_in_use(&ctx.id) {
             return Err(Rejection::DuplicateId(ctx.id));
@@ -1180,6 +1188,13 @@ impl State {
                 "active",
             ));
         };
+        // Presignature-based signing is ECDSA's; Schnorr keys have no network signing yet.
+        if rec.key_type != KEY_TYPE_ECDSA_SECP256K1 {
+            return Err(Rejection::UnsupportedKeyType(format!(
+                "{} (RequestSignature signs with ecdsa-secp256k1 keys only)",
+                rec.key_type
+            )));
+        }
         if let Some(n) = note {
             check_text("note", n)?;
         }
@@ -1230,7 +1245,7 @@ impl State {
                 target: *request,
             });
         }
-        let public_key = parse_public_key(public_key)?;
+        let public_key = parse_public_key(&rec.key_type, public_key)?;
         let conflict = rec
             .results
             .iter()
@@ -1629,9 +1644,15 @@ fn check_allowlist(list: &[String]) -> Result<(), Rejection> {
     Ok(())
 }
 
-/// Parses a 33-byte compressed SEC1 point; returns it as lowercase hex.
-fn parse_public_key(hex_str: &str) -> Result<String, Rejection> {
+/// Parses a public key in its key type's encoding (a 33-byte compressed SEC1 point for ECDSA,
+/// see [`Action::KeyGenerated`]); returns it as lowercase hex.
+fn parse_public_key(key_type: &str, hex_str: &str) -> Result<String, Rejection> {
     let bytes = hex::decode(hex_str).map_err(|e| malformed("public_key", e.to_string()))?;
+    if let Some(kt) = tessera_schnorr::KeyType::from_name(key_type) {
+        kt.check_public_key(&bytes)
+            .map_err(|e| malformed("public_key", e.to_string()))?;
+        return Ok(hex::encode(bytes));
+    }
     if bytes.len() != 33 {
         return Err(malformed("public_key", "expected 33 bytes (compressed)"));
     }

@@ -345,8 +345,86 @@ fn guarded<T>(
     out
 }
 
-/// Key generation among all operators of `keyring`.
+/// Key generation among all operators of `keyring`, by the key's type: GG20 for
+/// `ecdsa-secp256k1`, FROST's DKG for the Schnorr types.
 pub fn keygen(
+    ctx: &Ctx,
+    key: Hash32,
+    key_type: &str,
+    session: Hash32,
+    keyring: &Keyring,
+    me: u16,
+) -> Result<(), JobError> {
+    match tessera_schnorr::KeyType::from_name(key_type) {
+        Some(tessera_schnorr::KeyType::Ed25519) => {
+            schnorr_keygen::<tessera_schnorr::Ed25519>(ctx, key, session, keyring, me)
+        }
+        Some(tessera_schnorr::KeyType::Bip340) => {
+            schnorr_keygen::<tessera_schnorr::Bip340>(ctx, key, session, keyring, me)
+        }
+        None if key_type == tessera_ledger::command::KEY_TYPE_ECDSA_SECP256K1 => {
+            ecdsa_keygen(ctx, key, session, keyring, me)
+        }
+        None => Err(JobError::Local(format!("unsupported key type {key_type}"))),
+    }
+}
+
+/// FROST DKG (`tessera-schnorr`) among all operators, wrapped in the echo broadcast its first
+/// round needs. The share goes to the same sealed table as ECDSA shares, in its own versioned
+/// format; the key's type in the ledger says which decoder applies. The posted key is the
+/// chain's encoding (32-byte Ed25519 key, or x-only BIP341 output key) and the chain code is
+/// zero: Schnorr keys have no BIP32 derivation.
+fn schnorr_keygen<C: tessera_schnorr::Suite>(
+    ctx: &Ctx,
+    key: Hash32,
+    session: Hash32,
+    keyring: &Keyring,
+    me: u16,
+) -> Result<(), JobError> {
+    let members: Vec<u16> = (0..keyring.n()).collect();
+    let roster = roster(keyring, me, &members)?;
+    let parties: Vec<PartyIndex> = members.iter().map(|&i| PartyIndex(i)).collect();
+    let public_key = guarded(
+        ctx,
+        "keygen",
+        session,
+        SessionId(session.0),
+        &roster,
+        |net| {
+            let mut rng = fresh_rng();
+            let sid = SessionId(session.0);
+            let inner = tessera_schnorr::Dkg::<C>::new(
+                sid,
+                PartyIndex(me),
+                parties,
+                keyring.threshold,
+                &mut rng,
+            )
+            .map_err(SessionError::from)?;
+            let machine = Echo::new(inner, sid).map_err(SessionError::from)?;
+            let share = net.run(machine, &mut rng)?;
+            let bytes = share
+                .to_bytes()
+                .map_err(|e| JobError::Local(e.to_string()))?;
+            ctx.store.put(Table::KeyShares, &key.to_string(), &bytes)?;
+            share
+                .public_key_bytes()
+                .map_err(|e| JobError::Local(e.to_string()))
+        },
+    )?;
+    submit(
+        ctx,
+        Action::KeyGenerated {
+            request: key,
+            public_key: hex::encode(public_key),
+            chain_code: Hash32::ZERO,
+        },
+    )
+    .map_err(JobError::Local)
+}
+
+/// GG20 key generation among all operators of `keyring`.
+fn ecdsa_keygen(
     ctx: &Ctx,
     key: Hash32,
     session: Hash32,

@@ -418,11 +418,14 @@ fn dispatch(ctx: &Arc<Ctx>, state: &RwLock<State>, e: &Entry, catching_up: bool)
                     return;
                 }
             }
+            let Some(key_type) = st.key(request).map(|k| k.key_type.clone()) else {
+                return;
+            };
             let c = ctx.clone();
             let key = *request;
             drop(st);
             jobs::background("keygen", move || {
-                if let Err(e) = jobs::keygen(&c, key, session, &keyring, idx) {
+                if let Err(e) = jobs::keygen(&c, key, &key_type, session, &keyring, idx) {
                     tracing::warn!(%key, error = %e, "key generation failed");
                 }
             });

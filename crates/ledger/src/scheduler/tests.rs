@@ -269,3 +269,45 @@ fn refills_wait_while_a_signature_is_in_flight_unless_the_pool_runs_low() {
     assert_eq!(starts, 3);
     assert_eq!(presign_starts(&a).len(), 3, "{a:?}");
 }
+
+#[test]
+fn schnorr_keys_get_no_presign_pool() {
+    let mut net = Net::new(3, 2);
+    for (i, key_type) in ["eddsa-ed25519", "schnorr-bip340"].into_iter().enumerate() {
+        let key = net.ok(
+            Who::Owner,
+            Action::RequestKey {
+                keyring_id: "ring".into(),
+                key_type: key_type.into(),
+            },
+        );
+        let a = step(&mut net, &[0, 1, 2], 1_000 + i as u64, &cfg(2));
+        assert_eq!(a, vec![Action::StartKeygen { request: key }]);
+        // Each type's own encoding: the Ed25519 base point, an x-only secp256k1 key.
+        let pk = match key_type {
+            "eddsa-ed25519" => "58".to_string() + &"66".repeat(31),
+            _ => compressed_hex(&ecdsa_secret())[2..].to_string(),
+        };
+        for op in 0..3 {
+            net.ok(
+                Who::Op(op),
+                Action::KeyGenerated {
+                    request: key,
+                    public_key: pk.clone(),
+                    chain_code: Hash32::ZERO,
+                },
+            );
+        }
+        assert!(matches!(
+            net.state.key(&key).map(|k| &k.status),
+            Some(KeyStatus::Active { .. })
+        ));
+        let a = step(&mut net, &[0, 1, 2], 2_000 + i as u64, &cfg(2));
+        assert!(presign_starts(&a).is_empty(), "{key_type}: {a:?}");
+    }
+    // An ECDSA key in the same keyring still gets its pool.
+    let key = net.active_key();
+    let a = step(&mut net, &[0, 1, 2], 3_000, &cfg(2));
+    assert!(!presign_starts(&a).is_empty());
+    assert!(net.state.presigns_for_key(&key).len() >= 2);
+}

@@ -3,7 +3,10 @@
 use k256::ecdsa::SigningKey;
 
 use super::*;
-use crate::command::{Command, Entry, Hash32, Operator, SignedCommand};
+use crate::command::{
+    Command, Entry, Hash32, Operator, SignedCommand, KEY_TYPE_EDDSA_ED25519,
+    KEY_TYPE_SCHNORR_BIP340,
+};
 use crate::testkit::*;
 
 #[test]
@@ -812,5 +815,139 @@ fn concerned_operators_find_their_work() {
             .concerned_operators(&Action::StartKeygen { request: key })
             .len(),
         3
+    );
+}
+
+/// The Ed25519 base point: a valid prime-order key.
+const ED25519_KEY: &str = "5866666666666666666666666666666666666666666666666666666666666666";
+
+/// A requested key of `key_type` with keygen started.
+fn generating(net: &mut Net, key_type: &str) -> Hash32 {
+    let key = net.ok(
+        Who::Owner,
+        Action::RequestKey {
+            keyring_id: "ring".into(),
+            key_type: key_type.into(),
+        },
+    );
+    net.ok(Who::Ledger, Action::StartKeygen { request: key });
+    key
+}
+
+fn schnorr_generated(key: Hash32, public_key: &str) -> Action {
+    Action::KeyGenerated {
+        request: key,
+        public_key: public_key.into(),
+        chain_code: Hash32::ZERO,
+    }
+}
+
+#[test]
+fn schnorr_key_types_activate_with_their_own_key_encoding() {
+    // x-only BIP340 key: the x coordinate of a secp256k1 point.
+    let bip340 = compressed_hex(&ecdsa_secret())[2..].to_string();
+    for (key_type, good) in [
+        (KEY_TYPE_EDDSA_ED25519, ED25519_KEY.to_string()),
+        (KEY_TYPE_SCHNORR_BIP340, bip340.clone()),
+    ] {
+        let mut net = Net::new(3, 2);
+        let key = generating(&mut net, key_type);
+        // An ECDSA (SEC1) key, a key of the other Schnorr type's length and garbage are
+        // refused for this key type.
+        for bad in [
+            compressed_hex(&ecdsa_secret()),
+            "00".repeat(32),
+            "ab".repeat(31),
+        ] {
+            assert!(
+                matches!(
+                    net.rejected(Who::Op(0), schnorr_generated(key, &bad)),
+                    Rejection::Malformed {
+                        field: "public_key",
+                        ..
+                    }
+                ),
+                "{key_type} accepted {bad}"
+            );
+        }
+        for i in 0..3 {
+            net.ok(Who::Op(i), schnorr_generated(key, &good));
+        }
+        assert_eq!(
+            net.state.key(&key).map(|k| k.status.clone()),
+            Some(KeyStatus::Active {
+                public_key: good.clone(),
+                chain_code: Hash32::ZERO
+            }),
+            "{key_type}"
+        );
+        // No presignature signing for Schnorr keys.
+        let e = net.rejected(
+            Who::Owner,
+            Action::RequestSignature {
+                key,
+                digest: Hash32([1; 32]),
+                tweak: None,
+                note: None,
+            },
+        );
+        assert!(matches!(e, Rejection::UnsupportedKeyType(_)), "{e}");
+    }
+    // An ECDSA key still wants its SEC1 encoding, not an x-only key.
+    let mut net = Net::new(2, 2);
+    let key = net.generating_key();
+    assert!(matches!(
+        net.rejected(Who::Op(0), schnorr_generated(key, &bip340)),
+        Rejection::Malformed { .. }
+    ));
+}
+
+#[test]
+fn schnorr_keys_disagreeing_operators_conflict() {
+    let mut net = Net::new(2, 2);
+    let key = generating(&mut net, KEY_TYPE_EDDSA_ED25519);
+    net.ok(Who::Op(0), schnorr_generated(key, ED25519_KEY));
+    // Another valid Ed25519 key: an identity key's public half.
+    let other = hex::encode(id(7).public().as_bytes());
+    net.ok(Who::Op(1), schnorr_generated(key, &other));
+    assert!(!matches!(
+        net.state.key(&key).map(|k| &k.status),
+        Some(KeyStatus::Active { .. })
+    ));
+}
+
+#[test]
+fn schnorr_keys_need_a_threshold_of_two() {
+    let mut net = Net::new(3, 2);
+    net.ok(
+        Who::Ledger,
+        Action::RegisterKeyring {
+            keyring_id: "solo".into(),
+            threshold: 1,
+            operators: vec![Operator {
+                identity: id(20).public(),
+                address: "a".into(),
+                region: "r".into(),
+            }],
+            owners: vec![id(2).public()],
+        },
+    );
+    for key_type in [KEY_TYPE_EDDSA_ED25519, KEY_TYPE_SCHNORR_BIP340] {
+        let e = net.rejected(
+            Who::Owner,
+            Action::RequestKey {
+                keyring_id: "solo".into(),
+                key_type: key_type.into(),
+            },
+        );
+        assert!(matches!(e, Rejection::UnsupportedKeyType(_)), "{e}");
+    }
+    // ECDSA allows t = 1.
+    net.ok(
+        Who::Owner,
+        Action::RequestKey {
+            keyring_id: "solo".into(),
+            key_type: KEY_TYPE_ECDSA_SECP256K1.into(),
+        },
     );
 }
