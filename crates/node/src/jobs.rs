@@ -384,12 +384,16 @@ fn schnorr_keygen<C: tessera_schnorr::Suite>(
     let members: Vec<u16> = (0..keyring.n()).collect();
     let roster = roster(keyring, me, &members)?;
     let parties: Vec<PartyIndex> = members.iter().map(|&i| PartyIndex(i)).collect();
-    let public_key = guarded(
-        ctx,
-        "keygen",
+    let spec = Spec {
+        protocol: "keygen",
         session,
-        SessionId(session.0),
-        &roster,
+        sid: SessionId(session.0),
+        roster: &roster,
+        journal: true,
+    };
+    guarded(
+        ctx,
+        spec,
         |net| {
             let mut rng = fresh_rng();
             let sid = SessionId(session.0);
@@ -411,16 +415,13 @@ fn schnorr_keygen<C: tessera_schnorr::Suite>(
                 .public_key_bytes()
                 .map_err(|e| JobError::Local(e.to_string()))
         },
-    )?;
-    submit(
-        ctx,
-        Action::KeyGenerated {
+        |public_key| Action::KeyGenerated {
             request: key,
             public_key: hex::encode(public_key),
             chain_code: Hash32::ZERO,
         },
     )
-    .map_err(JobError::Local)
+    .map(drop)
 }
 
 /// GG20 key generation among all operators of `keyring`.
