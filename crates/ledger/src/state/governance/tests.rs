@@ -584,3 +584,46 @@ fn workspace_changes_need_the_admin_policy() {
     );
     assert!(ok.is_ok(), "separate roots do not share names: {ok:?}");
 }
+
+#[test]
+fn scheduler_starts_signing_only_approved_requests_and_expires_late_ones() {
+    use crate::scheduler::{decide, SchedulerConfig};
+    let (mut net, key, p) = governed();
+    let cfg = SchedulerConfig {
+        pool_target: 1,
+        ..SchedulerConfig::default()
+    };
+    let live = |_: &tessera_identity::IdentityKey| true;
+    let req = net.request_signature(key, Hash32([0x42; 32]), None);
+    let late = net.request_signature(key, Hash32([0x43; 32]), None);
+    let now = net.clock;
+    let starts = |a: &[Action]| -> Vec<Hash32> {
+        a.iter()
+            .filter_map(|a| match a {
+                Action::StartSign { request, .. } => Some(*request),
+                _ => None,
+            })
+            .collect()
+    };
+    let a = decide(&net.state, &live, now, &cfg);
+    assert!(starts(&a).is_empty(), "{a:?}");
+    approve(&mut net, &alice(), req);
+    approve(&mut net, &carol(), req);
+    let a = decide(&net.state, &live, now, &cfg);
+    assert_eq!(starts(&a), vec![req]);
+    assert!(a.contains(&start_sign(req, p)));
+    // Past the deadline the unapproved one expires, and is not started.
+    let deadline = net.state.sign_approval(&late).unwrap().deadline_ms();
+    let a = decide(&net.state, &live, deadline, &cfg);
+    assert!(
+        a.contains(&Action::ExpireRequest { request: late }),
+        "{a:?}"
+    );
+    assert!(!starts(&a).contains(&late));
+    net.clock = deadline;
+    for action in a {
+        net.ok(Who::Ledger, action);
+    }
+    assert!(matches!(status(&net, late), SignatureStatus::Failed { .. }));
+    assert!(matches!(status(&net, req), SignatureStatus::Signing { .. }));
+}
