@@ -138,7 +138,13 @@ pub enum Rejection {
     WrongRecoveryId(u8),
     /// A workspace, approval or deadline rule (see [`governance`]).
     #[error(transparent)]
-    Governance(#[from] GovRejection),
+    Governance(Box<GovRejection>),
+}
+
+impl From<GovRejection> for Rejection {
+    fn from(g: GovRejection) -> Rejection {
+        Rejection::Governance(Box::new(g))
+    }
 }
 
 /// The caller's kind of fault, for mapping to HTTP statuses.

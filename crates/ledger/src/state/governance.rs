@@ -226,7 +226,7 @@ pub fn reject_reason(r: &tessera_policy::RejectReason) -> String {
 }
 
 fn gov(e: impl Into<GovRejection>) -> Rejection {
-    Rejection::Governance(e.into())
+    Rejection::from(e.into())
 }
 
 impl State {

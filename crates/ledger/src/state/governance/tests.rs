@@ -61,7 +61,7 @@ fn approve(net: &mut Net, who: &Identity, request: Hash32) {
 
 fn gov_err(r: Rejection) -> GovRejection {
     match r {
-        Rejection::Governance(g) => g,
+        Rejection::Governance(g) => *g,
         other => panic!("expected a governance rejection, got {other}"),
     }
 }
