@@ -90,7 +90,7 @@ pub fn load_identity(opts: &ClientOpts) -> Result<Identity, String> {
     Identity::load_or_create(&path, &mut OsRng).map_err(|e| e.to_string())
 }
 
-fn ledger(opts: &ClientOpts) -> Result<Client, String> {
+pub(crate) fn ledger(opts: &ClientOpts) -> Result<Client, String> {
     let url = opts
         .ledger
         .clone()
@@ -106,7 +106,11 @@ fn now_ms() -> u64 {
 }
 
 /// Signs `action`, submits it and returns the request id (the command's id).
-fn submit(client: &Client, identity: &Identity, action: Action) -> Result<Hash32, String> {
+pub(crate) fn submit(
+    client: &Client,
+    identity: &Identity,
+    action: Action,
+) -> Result<Hash32, String> {
     let info = client
         .info()
         .map_err(|e| format!("ledger unreachable: {e}"))?;

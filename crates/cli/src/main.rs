@@ -11,6 +11,7 @@ mod client;
 mod daemon;
 mod demo;
 mod devnet;
+mod gov;
 #[cfg(feature = "malicious")]
 mod misbehave;
 
@@ -45,6 +46,20 @@ enum Command {
     Sign(client::SignArgs),
     /// Starts a devnet and measures signing latency (warm pool) and sustained throughput.
     Bench(bench::BenchArgs),
+    /// Identity keys: `identity new --out FILE`.
+    #[command(subcommand)]
+    Identity(gov::IdentityCommand),
+    /// Workspaces: `workspace create|show|add-key`.
+    #[command(subcommand)]
+    Workspace(gov::WorkspaceCommand),
+    /// Policies: `policy set` proposes a change for the admin policy to approve.
+    #[command(subcommand)]
+    Policy(gov::PolicyCommand),
+    /// Approves (or `--reject`s) a signature request or a proposed change as `--as FILE`.
+    Approve(gov::ApproveArgs),
+    /// Requests: `request list|show`.
+    #[command(subcommand)]
+    Request(gov::RequestCommand),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +72,11 @@ fn main() -> ExitCode {
         Command::Key(cmd) => client::key(cmd, &cli.client),
         Command::Sign(args) => client::sign(args, &cli.client),
         Command::Bench(args) => bench::run(args),
+        Command::Identity(cmd) => gov::identity(cmd),
+        Command::Workspace(cmd) => gov::workspace(cmd, &cli.client),
+        Command::Policy(cmd) => gov::policy_cmd(cmd, &cli.client),
+        Command::Approve(args) => gov::approve(args, &cli.client),
+        Command::Request(cmd) => gov::request(cmd, &cli.client),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
