@@ -19,7 +19,7 @@ mod common;
 use std::io::Write;
 use std::time::Duration;
 
-use common::{http_get, wait_until, Devnet};
+use common::{http_get, openssl_verifies, wait_until, Devnet};
 use rand_core::OsRng;
 use sha2::{Digest, Sha256};
 use tessera_identity::Identity;
@@ -226,7 +226,18 @@ fn a_governed_key_signs_only_after_two_approvals_and_nodes_refuse_forgeries() {
         },
     );
     let s = done.unwrap();
-    assert_eq!(s.approval.unwrap().state, "signed");
+    assert_eq!(s.approval.as_ref().unwrap().state, "signed");
+    let public_key = hex::decode(key["public_key"].as_str().unwrap()).unwrap();
+    assert!(
+        openssl_verifies(
+            &public_key,
+            &digest.0,
+            &s.r.unwrap().0,
+            &s.s.unwrap().0,
+            "governed"
+        ),
+        "OpenSSL rejects the governed signature"
+    );
     let shown = net.json(&["request", "show", &id, "--json"]);
     assert_eq!(shown["status"], "done");
 }
