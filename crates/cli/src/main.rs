@@ -12,6 +12,7 @@ mod client;
 mod daemon;
 mod demo;
 mod devnet;
+mod gov;
 #[cfg(feature = "malicious")]
 mod misbehave;
 
@@ -52,6 +53,20 @@ enum Command {
     Btc(chains::BtcCommand),
     /// Starts a devnet and measures signing latency (warm pool) and sustained throughput.
     Bench(bench::BenchArgs),
+    /// Identity keys: `identity new --out FILE`.
+    #[command(subcommand)]
+    Identity(gov::IdentityCommand),
+    /// Workspaces: `workspace create|show|add-key`.
+    #[command(subcommand)]
+    Workspace(gov::WorkspaceCommand),
+    /// Policies: `policy set` proposes a change for the admin policy to approve.
+    #[command(subcommand)]
+    Policy(gov::PolicyCommand),
+    /// Approves (or `--reject`s) a signature request or a proposed change as `--as FILE`.
+    Approve(gov::ApproveArgs),
+    /// Requests: `request list|show`.
+    #[command(subcommand)]
+    Request(gov::RequestCommand),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +81,11 @@ fn main() -> ExitCode {
         Command::Eth(cmd) => chains::eth(cmd, &cli.client),
         Command::Btc(cmd) => chains::btc(cmd, &cli.client),
         Command::Bench(args) => bench::run(args),
+        Command::Identity(cmd) => gov::identity(cmd),
+        Command::Workspace(cmd) => gov::workspace(cmd, &cli.client),
+        Command::Policy(cmd) => gov::policy_cmd(cmd, &cli.client),
+        Command::Approve(args) => gov::approve(args, &cli.client),
+        Command::Request(cmd) => gov::request(cmd, &cli.client),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -105,6 +105,75 @@ pub struct SignatureView {
     pub recovery_id: Option<u8>,
     pub signers: Option<Vec<u16>>,
     pub reason: Option<String>,
+    /// The approval lifecycle, for a request on a key in a workspace (`null` otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalView>,
+}
+
+/// Where a request stands under its policy: `pending → approved → signed`, or `rejected` /
+/// `expired`, with the reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalView {
+    /// `pending`, `approved`, `signed`, `rejected` or `expired`.
+    pub state: String,
+    /// The policy the request was opened under (canonical text).
+    pub policy: String,
+    /// What approvals sign: the request digest the ledger computed and the policy digest.
+    pub request_digest: Hash32,
+    pub policy_digest: Hash32,
+    pub deadline_ms: u64,
+    pub approved_by: Vec<IdentityKey>,
+    pub rejected_by: Vec<IdentityKey>,
+    /// What the policy still needs, while pending.
+    pub missing: Option<String>,
+    /// Why it was rejected or expired, or why it cannot be signed as it stands (a stale policy).
+    pub reason: Option<String>,
+}
+
+impl ApprovalView {
+    /// The approval view of signature request `id`, if its key is governed.
+    pub fn of_signature(state: &State, id: &Hash32) -> Option<ApprovalView> {
+        let r = state.signature_request(id)?;
+        let a = state.sign_approval(id)?;
+        let mut v = ApprovalView::of(a);
+        match (&r.status, a.state()) {
+            (SignatureStatus::Done { .. }, _) => v.state = "signed".into(),
+            (_, tessera_policy::State::Approved { .. }) => {
+                if let Err(e) = state.check_sign_approved(id) {
+                    v.reason = Some(e.to_string());
+                }
+            }
+            _ => {}
+        }
+        Some(v)
+    }
+
+    pub fn of(a: &tessera_policy::Request) -> ApprovalView {
+        let (missing, reason) = match a.state() {
+            tessera_policy::State::Pending => match a.decision() {
+                tessera_policy::Decision::Pending(m) => (Some(m.to_string()), None),
+                tessera_policy::Decision::Approved => (None, None),
+            },
+            tessera_policy::State::Rejected { reason, .. } => {
+                (None, Some(crate::state::reject_reason(reason)))
+            }
+            tessera_policy::State::Expired { at_ms } => {
+                (None, Some(format!("no approval by the deadline {at_ms}")))
+            }
+            _ => (None, None),
+        };
+        ApprovalView {
+            state: crate::state::state_label(a.state()).into(),
+            policy: a.policy().policy().to_string(),
+            request_digest: Hash32(a.subject().request_digest()),
+            policy_digest: Hash32(a.subject().policy_digest()),
+            deadline_ms: a.deadline_ms(),
+            approved_by: a.approvals().iter().copied().collect(),
+            rejected_by: a.rejections().iter().copied().collect(),
+            missing,
+            reason,
+        }
+    }
 }
 
 impl SignatureView {
@@ -127,6 +196,7 @@ impl SignatureView {
             recovery_id: None,
             signers: None,
             reason: None,
+            approval: ApprovalView::of_signature(state, &r.id),
         };
         match &r.status {
             SignatureStatus::Pending => {}
@@ -159,6 +229,60 @@ impl SignatureView {
 pub enum RequestView {
     Key(KeyView),
     Signature(SignatureView),
+    /// A proposed workspace change.
+    Admin(AdminView),
+}
+
+/// A proposed change to the workspace registry and its approvals.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminView {
+    pub request_id: Hash32,
+    pub proposer: IdentityKey,
+    pub change: tessera_policy::Change,
+    /// `approved` means applied, unless `failed` says why it could not be.
+    pub approval: ApprovalView,
+    pub failed: Option<String>,
+}
+
+impl AdminView {
+    pub fn new(a: &crate::state::AdminRequest) -> AdminView {
+        AdminView {
+            request_id: a.id,
+            proposer: a.proposer,
+            change: a.change.clone(),
+            approval: ApprovalView::of(&a.request),
+            failed: a.failed.clone(),
+        }
+    }
+}
+
+/// `GET /v1/requests`: every key, signature and admin request, in log order within each kind.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestsPage {
+    pub requests: Vec<RequestView>,
+}
+
+impl RequestsPage {
+    pub fn new(state: &State) -> RequestsPage {
+        let mut requests: Vec<RequestView> = state
+            .keys()
+            .into_iter()
+            .map(|k| RequestView::Key(KeyView::new(k)))
+            .collect();
+        requests.extend(
+            state
+                .signature_requests()
+                .into_iter()
+                .map(|r| RequestView::Signature(SignatureView::new(r, state))),
+        );
+        requests.extend(
+            state
+                .admin_requests()
+                .into_iter()
+                .map(|a| RequestView::Admin(AdminView::new(a))),
+        );
+        RequestsPage { requests }
+    }
 }
 
 impl RequestView {
@@ -166,6 +290,9 @@ impl RequestView {
     pub fn find(state: &State, id: &Hash32) -> Option<RequestView> {
         if let Some(k) = state.key(id) {
             return Some(RequestView::Key(KeyView::new(k)));
+        }
+        if let Some(a) = state.admin_request(id) {
+            return Some(RequestView::Admin(AdminView::new(a)));
         }
         state
             .signature_request(id)
@@ -176,6 +303,7 @@ impl RequestView {
         match self {
             RequestView::Key(k) => k.is_final(),
             RequestView::Signature(s) => s.is_final(),
+            RequestView::Admin(a) => a.approval.state != "pending",
         }
     }
 }

@@ -144,6 +144,17 @@ impl Client {
         )
     }
 
+    /// Every key, signature and admin request.
+    pub fn requests(&self) -> Result<Vec<RequestView>, ClientError> {
+        let page: crate::api::RequestsPage = self.get("/v1/requests", &[], Duration::ZERO)?;
+        Ok(page.requests)
+    }
+
+    /// The workspace registry.
+    pub fn registry(&self) -> Result<tessera_policy::Registry, ClientError> {
+        self.get("/v1/registry", &[], Duration::ZERO)
+    }
+
     pub fn key(&self, id: &Hash32) -> Result<KeyView, ClientError> {
         self.get(&format!("/v1/keys/{id}"), &[], Duration::ZERO)
     }

@@ -13,6 +13,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tessera_identity::{Identity, IdentityKey, Signature};
+use tessera_policy::{Approval, Change};
 
 /// Domain of the Ed25519 signature over `postcard(Command)`.
 pub const COMMAND_DOMAIN: &str = "tessera/ledger/command/v1";
@@ -235,6 +236,18 @@ actions! {
     SignatureDone { request: Hash32, r: Hash32, s: Hash32, recovery_id: u8 },
     /// Session member: the session failed; `blamed` operator indices, the failed `check` tag.
     SessionFailed { session: Hash32, blamed: Vec<u16>, check: String },
+    /// A keyring owner: proposes a change to the workspace registry; this command's id is the
+    /// admin request id. Creating a root workspace applies at once (no policy governs it yet);
+    /// every other change waits for approvals under the policy it requires
+    /// ([`tessera_policy::Registry::required_policy`]). `AddKey` puts an existing key (of a
+    /// keyring the proposer owns) under the workspace's sign policy.
+    ProposeChange { change: Change },
+    /// An approver: a vote on a pending admin request or signature request. The state builds
+    /// the subject (network, request id, request digest, policy digest) itself and verifies the
+    /// vote against it.
+    Approve { request: Hash32, approval: Approval },
+    /// Ledger key: a pending request whose approval deadline has passed expires.
+    ExpireRequest { request: Hash32 },
 }
 
 impl Serialize for Action {

@@ -14,7 +14,10 @@ pub mod store;
 #[cfg(test)]
 mod testkit;
 
-pub use api::{Evidence, Heartbeat, Info, KeyView, Receipt, RequestView, SignatureView};
+pub use api::{
+    AdminView, ApprovalView, Evidence, Heartbeat, Info, KeyView, Receipt, RequestView,
+    RequestsPage, SignatureView,
+};
 pub use attest::{AttestPolicy, AttestationContext, Claims, EvidenceCheck, InsecureAcceptAll};
 pub use client::{Client, ClientError};
 pub use command::{Action, Command, CommandId, Entry, Hash32, LinkError, Operator, SignedCommand};

@@ -10,7 +10,11 @@
 //!    sessions fails (`AbortSession` naming the request).
 //! 3. **Keygen.** A pending key request starts when **all** its keyring's operators are live.
 //! 4. **Sign.** Each pending signature request, oldest first, gets the oldest ready, unassigned
-//!    presign session of its key whose signers are all live and none excluded by blame.
+//!    presign session of its key whose signers are all live and none excluded by blame — if it
+//!    is approved: a request on a key in a workspace waits until the votes in the log satisfy
+//!    the key's sign policy (the same check `StartSign` passes in the state rules), and a
+//!    request whose approval deadline passed is expired (`ExpireRequest`). Admin requests past
+//!    their deadline are expired too.
 //! 5. **Pool.** Each active key keeps `pool_target` healthy unassigned presign sessions (running
 //!    or ready, signers live and not excluded), plus one per request step 4 could not serve.
 //!    Signers are `threshold` of the live, non-excluded operators, taken as a window that
@@ -143,6 +147,12 @@ pub fn decide(
         }
     }
 
+    // Approval deadlines.
+    let expired = state.expired_requests(now_ms);
+    for id in &expired {
+        out.push(Action::ExpireRequest { request: *id });
+    }
+
     // 2 and 3. Key requests.
     for key in state.keys() {
         if key.status != KeyStatus::Pending {
@@ -184,7 +194,10 @@ pub fn decide(
         .collect();
     let mut unserved: BTreeMap<Hash32, usize> = BTreeMap::new();
     for r in state.signature_requests() {
-        if r.status != SignatureStatus::Pending {
+        if r.status != SignatureStatus::Pending
+            || expired.contains(&r.id)
+            || !state.sign_approved(&r.id)
+        {
             continue;
         }
         if r.attempts >= cfg.max_attempts {

@@ -645,6 +645,8 @@ fn router(inner: Arc<Inner>) -> Router {
         .route("/v1/log", get(log))
         .route("/v1/commands", post(submit))
         .route("/v1/requests/{id}", get(request))
+        .route("/v1/requests", get(requests))
+        .route("/v1/registry", get(registry))
         .route("/v1/keys/{id}", get(key))
         .route("/v1/heartbeats", post(heartbeat))
         .route("/v1/operators", get(operators));
@@ -842,6 +844,18 @@ async fn request(
             _ = stop.wait_for(|s| *s) => return Ok(Json(view)),
         }
     }
+}
+
+/// `GET /v1/requests`: every request with its status and approvals.
+async fn requests(AxState(inner): AxState<Arc<Inner>>) -> ApiResult<crate::api::RequestsPage> {
+    let core = lock(&inner.core);
+    Ok(Json(crate::api::RequestsPage::new(&core.state)))
+}
+
+/// `GET /v1/registry`: the workspaces and the keys that belong to them.
+async fn registry(AxState(inner): AxState<Arc<Inner>>) -> ApiResult<tessera_policy::Registry> {
+    let core = lock(&inner.core);
+    Ok(Json(core.state.registry().clone()))
 }
 
 async fn key(

@@ -34,6 +34,11 @@ use k256::elliptic_curve::PrimeField;
 use k256::{FieldBytes, ProjectivePoint, Scalar};
 use tessera_identity::IdentityKey;
 
+pub use governance::{
+    reject_reason, sign_request_digest, state_label, AdminRequest, GovRejection,
+    APPROVAL_WINDOW_MS, SIGN_REQUEST_DIGEST_DOMAIN,
+};
+
 use crate::command::{
     verify_link, Action, Entry, Hash32, LinkError, Operator, SignedCommand,
     KEY_TYPE_ECDSA_SECP256K1,
@@ -131,6 +136,15 @@ pub enum Rejection {
     HighS,
     #[error("recovery id {0} does not recover the key")]
     WrongRecoveryId(u8),
+    /// A workspace, approval or deadline rule (see [`governance`]).
+    #[error(transparent)]
+    Governance(Box<GovRejection>),
+}
+
+impl From<GovRejection> for Rejection {
+    fn from(g: GovRejection) -> Rejection {
+        Rejection::Governance(Box::new(g))
+    }
 }
 
 /// The caller's kind of fault, for mapping to HTTP statuses.
@@ -178,6 +192,7 @@ impl Rejection {
             | PresignUsed { .. }
             | PresignAborted(_)
             | PresignWrongKey { .. } => RejectionKind::Conflict,
+            Governance(g) => g.kind(),
         }
     }
 }
@@ -390,6 +405,7 @@ pub struct State {
     presigns: BTreeMap<Hash32, PresignSession>,
     keygens: BTreeMap<Hash32, KeygenSession>,
     failures: BTreeMap<Hash32, Vec<FailureReport>>,
+    gov: governance::Governance,
 }
 
 /// What an accepted entry changes; computed by `plan` (which only reads) and applied by `exec`.
@@ -448,6 +464,7 @@ enum Plan {
         session: Hash32,
         report: FailureReport,
     },
+    Gov(governance::GovPlan),
 }
 
 enum KeygenOutcome {
@@ -474,6 +491,7 @@ impl State {
             presigns: BTreeMap::new(),
             keygens: BTreeMap::new(),
             failures: BTreeMap::new(),
+            gov: governance::Governance::default(),
         }
     }
 
@@ -739,6 +757,9 @@ impl State {
                 }
             }
             Action::RequestKey { .. } | Action::RequestSignature { .. } => BTreeSet::new(),
+            Action::ProposeChange { .. }
+            | Action::Approve { .. }
+            | Action::ExpireRequest { .. } => BTreeSet::new(),
         }
     }
 
@@ -829,7 +850,9 @@ impl State {
                 digest,
                 tweak,
                 note,
-            } => self.plan_request_signature(&ctx, key, digest, tweak, note),
+            } => self
+                .plan_request_signature(&ctx, key, digest, tweak, note)
+                .and_then(|p| self.plan_open_sign(&ctx, p)),
             Action::KeyGenerated {
                 request,
                 public_key,
@@ -847,6 +870,9 @@ impl State {
                 blamed,
                 check,
             } => self.plan_session_failed(&ctx, session, blamed, check),
+            Action::ProposeChange { change } => self.plan_propose(&ctx, change),
+            Action::Approve { request, approval } => self.plan_approve(&ctx, request, approval),
+            Action::ExpireRequest { request } => self.plan_expire(&ctx, request),
         }
     }
 
@@ -1045,6 +1071,7 @@ impl State {
         if !session.is_ready() {
             return Err(Rejection::PresignNotReady(*presign));
         }
+        self.check_sign_approved(request)?;
         Ok(Plan::StartSign {
             request: *request,
             presign: *presign,
@@ -1424,6 +1451,7 @@ impl State {
         self.nonces.insert((sc.signer, sc.command.nonce));
         self.head = entry.hash;
         self.next_seq = entry.seq.saturating_add(1);
+        self.gov_tick(sc.command.issued_at_ms);
         match plan {
             Plan::Genesis {
                 allowlist,
@@ -1566,6 +1594,7 @@ impl State {
             Plan::SessionFailed { session, report } => {
                 self.failures.entry(session).or_default().push(report);
             }
+            Plan::Gov(g) => self.exec_gov(g),
         }
     }
 }
@@ -1589,6 +1618,7 @@ fn ledger_only(action: &Action) -> bool {
             | Action::StartPresign { .. }
             | Action::StartSign { .. }
             | Action::AbortSession { .. }
+            | Action::ExpireRequest { .. }
     )
 }
 
@@ -1709,5 +1739,6 @@ fn verify_ecdsa(
     Ok(())
 }
 
+pub mod governance;
 #[cfg(test)]
 mod tests;

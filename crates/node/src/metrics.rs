@@ -33,6 +33,13 @@ pub struct KeyLabel {
     pub key: String,
 }
 
+/// A refused ledger entry: its action and why (`governance_not_approved`, `unauthorized`, …).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    pub action: String,
+    pub reason: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct NameLabel {
     pub name: String,
@@ -47,6 +54,7 @@ pub struct Metrics {
     pub pool: Family<KeyLabel, Gauge>,
     pub ledger_entries: Counter,
     pub ledger_rejected: Counter,
+    pub ledger_refused: Family<RefusalLabels, Counter>,
     pub frames_dropped: Counter,
     pub transport: Family<NameLabel, Gauge>,
 }
@@ -76,6 +84,7 @@ impl Metrics {
         let pool = Family::<KeyLabel, Gauge>::default();
         let ledger_entries = Counter::default();
         let ledger_rejected = Counter::default();
+        let ledger_refused = Family::<RefusalLabels, Counter>::default();
         let frames_dropped = Counter::default();
         let transport = Family::<NameLabel, Gauge>::default();
         registry.register(
@@ -109,6 +118,12 @@ impl Metrics {
             ledger_rejected.clone(),
         );
         registry.register(
+            "ledger_entries_refused",
+            "Ledger entries refused, by action and reason (a StartSign without approvals is \
+             governance_not_approved)",
+            ledger_refused.clone(),
+        );
+        registry.register(
             "frames_dropped",
             "Inbound protocol frames dropped (unparseable or over the pending bounds)",
             frames_dropped.clone(),
@@ -126,9 +141,20 @@ impl Metrics {
             pool,
             ledger_entries,
             ledger_rejected,
+            ledger_refused,
             frames_dropped,
             transport,
         }
+    }
+
+    /// Counts a refused ledger entry.
+    pub fn refused(&self, action: &str, reason: &str) {
+        self.ledger_refused
+            .get_or_create(&RefusalLabels {
+                action: action.into(),
+                reason: reason.into(),
+            })
+            .inc();
     }
 
     pub fn session(&self, protocol: &str, outcome: &str) {

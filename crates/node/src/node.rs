@@ -351,14 +351,21 @@ fn apply(state: &RwLock<State>, metrics: &Metrics, e: &Entry, out: &mut Vec<Entr
         }
         Err(r @ Rejection::Link(_)) => {
             metrics.ledger_rejected.inc();
+            metrics.refused(action, "link");
             tracing::error!(seq = e.seq, action, rejection = %r, "ledger entry refused: the log does not chain (history rewritten?); not following past it");
             false
         }
         Err(r) => {
             metrics.ledger_rejected.inc();
+            let reason = refusal_reason(&r);
+            metrics.refused(action, &reason);
             match st.skip(e) {
                 Ok(()) => {
-                    tracing::warn!(seq = e.seq, action, rejection = %r, "ledger entry skipped: its command does not verify");
+                    if matches!(r, Rejection::Governance(_)) {
+                        tracing::warn!(seq = e.seq, action, reason, rejection = %r, "ledger entry refused by the policy check: not acting on it");
+                    } else {
+                        tracing::warn!(seq = e.seq, action, reason, rejection = %r, "ledger entry skipped: its command does not verify");
+                    }
                 }
                 Err(s) => {
                     tracing::error!(seq = e.seq, action, rejection = %r, skip = %s, "ledger entry neither applies nor can be skipped");
@@ -366,6 +373,14 @@ fn apply(state: &RwLock<State>, metrics: &Metrics, e: &Entry, out: &mut Vec<Entr
             }
             false
         }
+    }
+}
+
+/// A short label for a refusal: `governance_<rule>` for the policy rules, else its kind.
+fn refusal_reason(r: &Rejection) -> String {
+    match r {
+        Rejection::Governance(g) => format!("governance_{}", g.label()),
+        other => format!("{:?}", other.kind()).to_lowercase(),
     }
 }
 
