@@ -8,7 +8,8 @@ status=0
 cargo nextest run --locked --no-fail-fast "$@" || status=$?
 # The CLI's --misbehave mode exists only with the `malicious` feature: its test needs that build.
 cargo nextest run --locked --no-fail-fast -p tessera-cli --features malicious --test misbehave "$@" || status=$?
-# A forged or replayed ledger command is ignored by every node: the ledger's POST /v1/unchecked
-# (a compromised coordinator) also exists only with the `malicious` feature.
-cargo nextest run --locked --no-fail-fast -p tessera-cli --features malicious --test ledger_forgery "$@" || status=$?
+# A forged or replayed ledger command, and a forged approval or a StartSign for an unapproved
+# request, are ignored by every node: the ledger's POST /v1/unchecked (a compromised
+# coordinator) also exists only with the `malicious` feature.
+cargo nextest run --locked --no-fail-fast -p tessera-cli --features malicious --test ledger_forgery --test governance "$@" || status=$?
 exit "$status"
