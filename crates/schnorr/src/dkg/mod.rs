@@ -104,10 +104,6 @@ impl<C: Suite> Common<C> {
     }
 }
 
-fn blame(p: PartyIndex, tag: CheckTag, reason: impl Into<String>) -> Blame {
-    Blame::new(p, tag, reason)
-}
-
 enum State<C: Suite> {
     R1(Box<r1::Round1<C>>),
     R2(Box<r2::Round2<C>>),

@@ -19,7 +19,7 @@ use tessera_core::wire::{Delivery, Outgoing};
 use tessera_core::{Blame, PartyIndex, ProtocolError};
 use zeroize::Zeroizing;
 
-use super::{blame, r2, Common, Mode, FK1_1, FK1_2, FK1_3};
+use super::{r2, Common, Mode, FK1_1, FK1_2, FK1_3};
 use crate::common::{bug, decode, encode, expect, header};
 use crate::Suite;
 
@@ -130,11 +130,11 @@ fn check_package<C: Suite>(
 ) -> Result<round1::Package<C>, Blame> {
     // [FK1.1]
     let package = round1::Package::<C>::deserialize(bytes)
-        .map_err(|e| blame(from, FK1_1, format!("round-1 package does not decode: {e}")))?;
+        .map_err(|e| Blame::new(from, FK1_1, format!("round-1 package does not decode: {e}")))?;
     // [FK1.2]
     let got = package.commitment().coefficients().len();
     if got != common.expected_commitments() {
-        return Err(blame(
+        return Err(Blame::new(
             from,
             FK1_2,
             format!(
@@ -147,9 +147,9 @@ fn check_package<C: Suite>(
     if let Mode::Keygen = common.mode {
         let id = common
             .id(from)
-            .map_err(|e| blame(from, FK1_3, e.to_string()))?;
+            .map_err(|e| Blame::new(from, FK1_3, e.to_string()))?;
         dkg::verify_proof_of_knowledge(id, package.commitment(), package.proof_of_knowledge())
-            .map_err(|e| blame(from, FK1_3, format!("proof of knowledge fails: {e}")))?;
+            .map_err(|e| Blame::new(from, FK1_3, format!("proof of knowledge fails: {e}")))?;
     }
     Ok(package)
 }

@@ -20,7 +20,7 @@ use tessera_core::inbox::Inbox;
 use tessera_core::wire::{Delivery, Outgoing};
 use tessera_core::{Blame, PartyIndex, ProtocolError};
 
-use super::{blame, Common, Mode, FK2_1, FK2_2};
+use super::{Common, Mode, FK2_1, FK2_2};
 use crate::common::{bug, decode, expect};
 use crate::{KeyShare, Suite};
 
@@ -72,16 +72,18 @@ impl<C: Suite> Round2<C> {
             let payload = zeroize::Zeroizing::new(decode(bytes, from, &e)?);
             // [FK2.1]
             let package = round2::Package::<C>::deserialize(&payload)
-                .map_err(|e| blame(from, FK2_1, format!("share does not decode: {e}")))?;
-            let dealer =
-                dealer.ok_or_else(|| blame(from, FK2_2, "no round-1 commitment from sender"))?;
+                .map_err(|e| Blame::new(from, FK2_1, format!("share does not decode: {e}")))?;
+            let dealer = dealer
+                .ok_or_else(|| Blame::new(from, FK2_2, "no round-1 commitment from sender"))?;
             // [FK2.2] > "g^{f_ℓ(i)} ≟ Π_{k=0}^{t−1} φ_{ℓk}^{i^k mod q}"
             let me = common
                 .id(common.me)
-                .map_err(|e| blame(from, FK2_2, e.to_string()))?;
+                .map_err(|e| Blame::new(from, FK2_2, e.to_string()))?;
             SecretShare::new(me, *package.signing_share(), common.full_commitment(dealer))
                 .verify()
-                .map_err(|_| blame(from, FK2_2, "share fails the check against the commitments"))?;
+                .map_err(|_| {
+                    Blame::new(from, FK2_2, "share fails the check against the commitments")
+                })?;
             Ok(package)
         })
     }

@@ -137,10 +137,6 @@ impl<C: Suite> Sign<C> {
     }
 }
 
-pub(crate) fn blame(p: PartyIndex, tag: CheckTag, reason: impl Into<String>) -> Blame {
-    Blame::new(p, tag, reason)
-}
-
 impl<C: Suite> StateMachine for Sign<C> {
     type Output = Signature;
 

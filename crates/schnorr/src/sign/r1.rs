@@ -15,7 +15,7 @@ use tessera_core::inbox::Inbox;
 use tessera_core::wire::{Delivery, Outgoing};
 use tessera_core::{Blame, PartyIndex, ProtocolError};
 
-use super::{blame, r2, Common, FS1_1, PROTOCOL};
+use super::{r2, Common, FS1_1, PROTOCOL};
 use crate::common::{bug, decode, encode, expect, header};
 use crate::Suite;
 
@@ -53,7 +53,7 @@ impl<C: Suite> Round1<C> {
             let payload = decode(bytes, from, &e)?;
             // [FS1.1]
             SigningCommitments::<C>::deserialize(&payload)
-                .map_err(|e| blame(from, FS1_1, format!("commitments do not decode: {e}")))
+                .map_err(|e| Blame::new(from, FS1_1, format!("commitments do not decode: {e}")))
         })
     }
 

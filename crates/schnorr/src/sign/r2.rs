@@ -16,7 +16,7 @@ use tessera_core::inbox::Inbox;
 use tessera_core::wire::{Delivery, Outgoing};
 use tessera_core::{Blame, PartyIndex, ProtocolError};
 
-use super::{blame, Common, Signature, FS2_1, FS2_2, PROTOCOL};
+use super::{Common, Signature, FS2_1, FS2_2, PROTOCOL};
 use crate::common::{bug, decode, expect};
 use crate::Suite;
 
@@ -51,17 +51,18 @@ impl<C: Suite> Round2<C> {
         self.inbox.accept(from, bytes, || {
             let payload = decode(bytes, from, &e)?;
             // [FS2.1]
-            let share = SignatureShare::<C>::deserialize(&payload)
-                .map_err(|e| blame(from, FS2_1, format!("signature share does not decode: {e}")))?;
+            let share = SignatureShare::<C>::deserialize(&payload).map_err(|e| {
+                Blame::new(from, FS2_1, format!("signature share does not decode: {e}"))
+            })?;
             // [FS2.2] > "l = G.ScalarBaseMult(sig_share); r = comm_share + PK_i·(c·λ_i); l == r"
             let id = common
                 .id(from)
-                .ok_or_else(|| blame(from, FS2_2, "sender is not a signer"))?;
+                .ok_or_else(|| Blame::new(from, FS2_2, "sender is not a signer"))?;
             let vs = common
                 .public
                 .verifying_shares()
                 .get(&id)
-                .ok_or_else(|| blame(from, FS2_2, "sender has no verifying share"))?;
+                .ok_or_else(|| Blame::new(from, FS2_2, "sender has no verifying share"))?;
             frost_core::verify_signature_share(
                 id,
                 vs,
@@ -70,7 +71,7 @@ impl<C: Suite> Round2<C> {
                 common.public.verifying_key(),
             )
             .map_err(|e| {
-                blame(
+                Blame::new(
                     from,
                     FS2_2,
                     format!("signature share fails verification: {e}"),
@@ -119,7 +120,7 @@ impl<C: Suite> Round2<C> {
                 .iter()
                 .filter_map(|id| common.party(id))
                 .map(|p| {
-                    blame(
+                    Blame::new(
                         p,
                         FS2_2,
                         "signature share fails verification at aggregation",
