@@ -197,12 +197,11 @@ impl Core {
         if accepted.is_empty() {
             return 0;
         }
-        let entries: Vec<Entry> = accepted.iter().map(|(e, _)| e.clone()).collect();
         let started = std::time::Instant::now();
-        match self.store.append_all(&entries) {
+        match self.store.append_all(accepted.iter().map(|(e, _)| e)) {
             Ok(()) => {
                 tracing::debug!(
-                    entries = entries.len(),
+                    entries = accepted.len(),
                     us = started.elapsed().as_micros() as u64,
                     "group commit"
                 );

@@ -56,12 +56,15 @@ impl Store {
 
     /// Appends `entry` under its seq and waits until it is durable.
     pub fn append(&self, entry: &Entry) -> Result<(), StoreError> {
-        self.append_all(std::slice::from_ref(entry))
+        self.append_all([entry])
     }
 
     /// Appends consecutive `entries` in one transaction: one commit (one fsync) for all, and
     /// after a crash either all of them are there or none.
-    pub fn append_all(&self, entries: &[Entry]) -> Result<(), StoreError> {
+    pub fn append_all<'a>(
+        &self,
+        entries: impl IntoIterator<Item = &'a Entry>,
+    ) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(|e| self.err(e))?;
         {
             let mut table = txn.open_table(ENTRIES).map_err(|e| self.err(e))?;
