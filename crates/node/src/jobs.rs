@@ -355,15 +355,24 @@ pub fn keygen(
     keyring: &Keyring,
     me: u16,
 ) -> Result<(), JobError> {
+    let members: Vec<u16> = (0..keyring.n()).collect();
+    let roster = roster(keyring, me, &members)?;
+    let spec = Spec {
+        protocol: "keygen",
+        session,
+        sid: SessionId(session.0),
+        roster: &roster,
+        journal: true,
+    };
     match tessera_schnorr::KeyType::from_name(key_type) {
         Some(tessera_schnorr::KeyType::Ed25519) => {
-            schnorr_keygen::<tessera_schnorr::Ed25519>(ctx, key, session, keyring, me)
+            schnorr_keygen::<tessera_schnorr::Ed25519>(ctx, key, spec, keyring, me)
         }
         Some(tessera_schnorr::KeyType::Bip340) => {
-            schnorr_keygen::<tessera_schnorr::Bip340>(ctx, key, session, keyring, me)
+            schnorr_keygen::<tessera_schnorr::Bip340>(ctx, key, spec, keyring, me)
         }
         None if key_type == tessera_ledger::command::KEY_TYPE_ECDSA_SECP256K1 => {
-            ecdsa_keygen(ctx, key, session, keyring, me)
+            ecdsa_keygen(ctx, key, spec, keyring, me)
         }
         None => Err(JobError::Local(format!("unsupported key type {key_type}"))),
     }
@@ -377,26 +386,17 @@ pub fn keygen(
 fn schnorr_keygen<C: tessera_schnorr::Suite>(
     ctx: &Ctx,
     key: Hash32,
-    session: Hash32,
+    spec: Spec<'_>,
     keyring: &Keyring,
     me: u16,
 ) -> Result<(), JobError> {
-    let members: Vec<u16> = (0..keyring.n()).collect();
-    let roster = roster(keyring, me, &members)?;
-    let parties: Vec<PartyIndex> = members.iter().map(|&i| PartyIndex(i)).collect();
-    let spec = Spec {
-        protocol: "keygen",
-        session,
-        sid: SessionId(session.0),
-        roster: &roster,
-        journal: true,
-    };
+    let parties: Vec<PartyIndex> = (0..keyring.n()).map(PartyIndex).collect();
+    let sid = spec.sid;
     guarded(
         ctx,
         spec,
         |net| {
             let mut rng = fresh_rng();
-            let sid = SessionId(session.0);
             let inner = tessera_schnorr::Dkg::<C>::new(
                 sid,
                 PartyIndex(me),
@@ -428,19 +428,11 @@ fn schnorr_keygen<C: tessera_schnorr::Suite>(
 fn ecdsa_keygen(
     ctx: &Ctx,
     key: Hash32,
-    session: Hash32,
+    spec: Spec<'_>,
     keyring: &Keyring,
     me: u16,
 ) -> Result<(), JobError> {
-    let members: Vec<u16> = (0..keyring.n()).collect();
-    let roster = roster(keyring, me, &members)?;
-    let spec = Spec {
-        protocol: "keygen",
-        session,
-        sid: SessionId(session.0),
-        roster: &roster,
-        journal: true,
-    };
+    let sid = spec.sid;
     guarded(
         ctx,
         spec,
@@ -450,7 +442,6 @@ fn ecdsa_keygen(
                 .get(Duration::from_secs(600))
                 .map_err(JobError::Local)?;
             let mut rng = fresh_rng();
-            let sid = SessionId(session.0);
             let inner = Keygen::new(
                 sid,
                 PartyIndex(me),
@@ -612,8 +603,7 @@ pub fn sign(
             recovery_id: sig.recovery_id,
         },
     )
-    .map(drop);
-    tracing::debug!(request = %job.request, "signature posted");
+    .map(|_| tracing::debug!(request = %job.request, "signature posted"));
     // The gauge scans the store: after the result is posted, not on the request's path.
     pool_gauge(ctx, &job.key);
     posted
