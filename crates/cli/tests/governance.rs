@@ -16,10 +16,9 @@
 
 mod common;
 
-use std::io::Write;
 use std::time::Duration;
 
-use common::{http_get, openssl_verifies, wait_until, Devnet};
+use common::{append_unchecked, http_get, openssl_verifies, wait_until, Devnet};
 use rand_core::OsRng;
 use sha2::{Digest, Sha256};
 use tessera_identity::Identity;
@@ -28,25 +27,6 @@ use tessera_ledger::server::now_ms;
 use tessera_ledger::state::{GovRejection, SignatureStatus};
 use tessera_ledger::{Action, Client, Command, Hash32, Rejection, SignedCommand};
 use tessera_policy::{Approval, Vote};
-
-fn append_unchecked(ledger: &str, sc: &SignedCommand) {
-    let host = ledger
-        .strip_prefix("http://")
-        .unwrap()
-        .trim_end_matches('/');
-    let body = serde_json::to_string(sc).unwrap();
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "POST /v1/unchecked HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    std::io::Read::read_to_string(&mut s, &mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-}
 
 fn refused_not_approved(metrics_url: &str) -> u64 {
     http_get(metrics_url)

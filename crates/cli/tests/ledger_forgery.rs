@@ -22,10 +22,9 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::time::{Duration, Instant};
 
-use common::{http_get, openssl_verifies, wait_until, Devnet};
+use common::{append_unchecked, http_get, openssl_verifies, wait_until, Devnet};
 use rand_core::OsRng;
 use sha2::{Digest, Sha256};
 use tessera_identity::Identity;
@@ -34,33 +33,6 @@ use tessera_ledger::state::SignatureStatus;
 use tessera_ledger::{Action, Client, Command, Hash32, Rejection, SignedCommand, State};
 
 const OPERATORS: usize = 3;
-
-/// Appends `sc` through the malicious ledger's `POST /v1/unchecked`; returns its seq.
-fn append_unchecked(ledger: &str, sc: &SignedCommand) -> u64 {
-    let host = ledger
-        .strip_prefix("http://")
-        .unwrap()
-        .trim_end_matches('/');
-    let body = serde_json::to_string(sc).unwrap();
-    let mut s = std::net::TcpStream::connect(host).unwrap();
-    write!(
-        s,
-        "POST /v1/unchecked HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    std::io::Read::read_to_string(&mut s, &mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    assert!(
-        head.starts_with("HTTP/1.1 200"),
-        "/v1/unchecked refused: {response}"
-    );
-    let receipt: serde_json::Value = serde_json::from_str(body).unwrap();
-    assert_eq!(receipt["id"].as_str().unwrap(), sc.id().to_string());
-    receipt["seq"].as_u64().unwrap()
-}
 
 fn command(network: &str, action: Action) -> Command {
     Command::new(network, action, now_ms(), &mut OsRng)

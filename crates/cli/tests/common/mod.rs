@@ -264,3 +264,32 @@ pub fn http_get(url: &str) -> String {
     std::io::Read::read_to_string(&mut s, &mut body).unwrap();
     body
 }
+
+/// Appends `sc` through the malicious ledger's `POST /v1/unchecked` (a `malicious` build);
+/// returns its seq.
+#[allow(dead_code)]
+pub fn append_unchecked(ledger: &str, sc: &tessera_ledger::SignedCommand) -> u64 {
+    let host = ledger
+        .strip_prefix("http://")
+        .unwrap()
+        .trim_end_matches('/');
+    let body = serde_json::to_string(sc).unwrap();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        s,
+        "POST /v1/unchecked HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut s, &mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.starts_with("HTTP/1.1 200"),
+        "/v1/unchecked refused: {response}"
+    );
+    let receipt: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(receipt["id"].as_str().unwrap(), sc.id().to_string());
+    receipt["seq"].as_u64().unwrap()
+}
