@@ -13,7 +13,7 @@
 use std::str::FromStr;
 
 use bitcoin::hashes::Hash;
-use bitcoin::key::{CompressedPublicKey, TapTweak, UntweakedPublicKey};
+use bitcoin::key::{CompressedPublicKey, TapTweak, TweakedPublicKey, UntweakedPublicKey};
 use bitcoin::psbt::Psbt;
 use bitcoin::secp256k1::{self, Secp256k1};
 use bitcoin::sighash::{EcdsaSighashType, Prevouts, SighashCache, TapSighashType};
@@ -42,6 +42,10 @@ pub enum BtcKey {
     Ecdsa(CompressedPublicKey),
     /// A BIP340 internal key: P2TR key path, BIP341 tweak with no script tree.
     Taproot(XOnlyPublicKey),
+    /// A P2TR output key that already carries the BIP341 tweak: what a Tessera
+    /// `schnorr-bip340` key is (frost-secp256k1-tr's DKG returns the tweaked key, and the
+    /// network signs under it). The address pays to it directly.
+    TaprootOutput(XOnlyPublicKey),
 }
 
 impl BtcKey {
@@ -75,12 +79,23 @@ impl BtcKey {
         }
     }
 
+    /// A P2TR output key given as the ledger stores a `schnorr-bip340` key: 32 bytes x-only,
+    /// already tweaked (see [`BtcKey::TaprootOutput`]).
+    pub fn taproot_output(output_key: &[u8]) -> Result<BtcKey, Error> {
+        XOnlyPublicKey::from_slice(output_key)
+            .map(BtcKey::TaprootOutput)
+            .map_err(|e| Error::PublicKey(format!("not an x-only secp256k1 key: {e}")))
+    }
+
     /// The key's address on `network`.
     pub fn address(&self, network: Network) -> Address {
         match self {
             BtcKey::Ecdsa(pk) => Address::p2wpkh(pk, network),
             BtcKey::Taproot(internal) => {
                 Address::p2tr(&Secp256k1::verification_only(), *internal, None, network)
+            }
+            BtcKey::TaprootOutput(q) => {
+                Address::p2tr_tweaked(TweakedPublicKey::dangerous_assume_tweaked(*q), network)
             }
         }
     }
@@ -94,7 +109,7 @@ impl BtcKey {
     pub fn scheme(&self) -> Scheme {
         match self {
             BtcKey::Ecdsa(_) => Scheme::EcdsaSecp256k1,
-            BtcKey::Taproot(_) => Scheme::Bip340,
+            BtcKey::Taproot(_) | BtcKey::TaprootOutput(_) => Scheme::Bip340,
         }
     }
 
@@ -107,6 +122,7 @@ impl BtcKey {
                 let (tweaked, _) = internal.tap_tweak(&Secp256k1::verification_only(), None);
                 Some(tweaked.to_x_only_public_key())
             }
+            BtcKey::TaprootOutput(q) => Some(*q),
         }
     }
 }
@@ -198,7 +214,7 @@ pub fn prepare_psbt(psbt_base64: &str, key: BtcKey) -> Result<PreparedPsbt, Erro
                     .map_err(|e| Error::Psbt(format!("input {index}: {e}")))?
                     .to_byte_array()
             }
-            BtcKey::Taproot(_) => {
+            BtcKey::Taproot(_) | BtcKey::TaprootOutput(_) => {
                 if let Some(t) = input.sighash_type {
                     if !matches!(t.taproot_hash_ty(), Ok(TapSighashType::Default)) {
                         return Err(Error::Psbt(format!(
@@ -304,7 +320,7 @@ impl PreparedPsbt {
                     };
                     Witness::p2wpkh(&sig, &pk.0)
                 }
-                (BtcKey::Taproot(_), InputSignature::Schnorr(bytes)) => {
+                (BtcKey::Taproot(_) | BtcKey::TaprootOutput(_), InputSignature::Schnorr(bytes)) => {
                     let signature = secp256k1::schnorr::Signature::from_slice(bytes)
                         .map_err(|e| Error::Signature(e.to_string()))?;
                     let out = self

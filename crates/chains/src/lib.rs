@@ -21,15 +21,12 @@ pub enum Scheme {
 }
 
 impl Scheme {
-    /// The scheme of a ledger key type (`KeyView::key_type`).
-    ///
-    /// `ecdsa-secp256k1` is today's only type; the Schnorr names are the ones the FROST branch
-    /// is expected to use, so that its merge only has to route them.
+    /// The scheme of a ledger key type (`KeyView::key_type`): exactly the ledger's names.
     pub fn from_key_type(key_type: &str) -> Result<Scheme, Error> {
         match key_type {
             "ecdsa-secp256k1" => Ok(Scheme::EcdsaSecp256k1),
-            "schnorr-secp256k1" | "bip340-secp256k1" | "frost-secp256k1-tr" => Ok(Scheme::Bip340),
-            "ed25519" | "eddsa-ed25519" | "frost-ed25519" => Ok(Scheme::Ed25519),
+            "schnorr-bip340" => Ok(Scheme::Bip340),
+            "eddsa-ed25519" => Ok(Scheme::Ed25519),
             other => Err(Error::UnsupportedKeyType(other.to_string())),
         }
     }
@@ -52,4 +49,29 @@ pub enum Error {
     Signature(String),
     #[error("{0}")]
     KeyNotSigner(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ledger's key type names, and nothing else.
+    #[test]
+    fn key_types_are_the_ledgers_names() {
+        assert_eq!(
+            Scheme::from_key_type("ecdsa-secp256k1").ok(),
+            Some(Scheme::EcdsaSecp256k1)
+        );
+        assert_eq!(
+            Scheme::from_key_type("schnorr-bip340").ok(),
+            Some(Scheme::Bip340)
+        );
+        assert_eq!(
+            Scheme::from_key_type("eddsa-ed25519").ok(),
+            Some(Scheme::Ed25519)
+        );
+        for other in ["ed25519", "bip340-secp256k1", "ECDSA-secp256k1", ""] {
+            assert!(Scheme::from_key_type(other).is_err(), "{other:?}");
+        }
+    }
 }

@@ -418,6 +418,38 @@ fn p2tr_key_path_psbt_signed_by_frost_is_accepted_by_bitcoin_core() {
     assert!(e.contains("tweaked"), "{e}");
 }
 
+/// A `schnorr-bip340` key as the network stores it is the tweaked output key `Q`: as
+/// `BtcKey::TaprootOutput` it pays to the same address and signs the same spends as the
+/// internal key `P` it was tweaked from.
+#[test]
+fn p2tr_output_key_form_matches_the_internal_key_form() {
+    let mut frost = FrostKey::new(13);
+    let internal = BtcKey::new(Scheme::Bip340, &frost.public_key()).unwrap();
+    let q = internal.output_key().unwrap();
+    let output = BtcKey::taproot_output(&q.serialize()).unwrap();
+    assert_eq!(output.output_key(), Some(q));
+    for network in [Network::Bitcoin, Network::Testnet, Network::Regtest] {
+        assert_eq!(output.address(network), internal.address(network));
+    }
+    let spk = output.script_pubkey();
+    let prevouts = [out(&spk, 50_000)];
+    let prepared = btc::prepare_psbt(&psbt(&prevouts).to_string(), output).unwrap();
+    let sigs: Vec<_> = prepared
+        .to_sign()
+        .iter()
+        .map(|i| InputSignature::Schnorr(frost.sign(&i.sighash)))
+        .collect();
+    let signed = prepared.finalize(&sigs).unwrap();
+    assert_valid_and_tamper_evident(&decode(signed.tx_hex.as_ref().unwrap()), &prevouts);
+    // Taking Q for an internal key would tweak twice: another address.
+    let twice = BtcKey::new(Scheme::Bip340, &q.serialize()).unwrap();
+    assert_ne!(
+        twice.address(Network::Regtest),
+        output.address(Network::Regtest)
+    );
+    assert!(BtcKey::taproot_output(&[0xff; 32]).is_err());
+}
+
 #[test]
 fn p2tr_needs_every_previous_output() {
     let frost = FrostKey::new(12);

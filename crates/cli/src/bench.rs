@@ -141,7 +141,9 @@ fn sign_once(
     match v {
         RequestView::Signature(s) if s.status == "done" => Ok(took),
         RequestView::Signature(s) => Err(format!("signing failed: {:?}", s.reason)),
-        RequestView::Key(_) | RequestView::Admin(_) => Err("unexpected request kind".into()),
+        RequestView::Key(_) | RequestView::Admin(_) | RequestView::Refresh(_) => {
+            Err("unexpected request kind".into())
+        }
     }
 }
 

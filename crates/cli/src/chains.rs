@@ -1,14 +1,16 @@
-//! Chain commands over the running network: `tessera eth …` and `tessera btc …`.
+//! Chain commands over the running network: `tessera eth …`, `tessera btc …`, `tessera sol …`.
 //!
 //! Each command reads the key (type and public key) from the ledger, lets `tessera-chains`
-//! prepare what must be signed, requests one signature per digest from the network (all
-//! submitted first, so the operators can work on them together), checks each result against the
-//! key and assembles the chain's signed form.
+//! prepare what must be signed, requests one signature per digest or message from the network
+//! (all submitted first, so the operators can work on them together), checks each result
+//! against the key and assembles the chain's signed form.
 //!
-//! Only `ecdsa-secp256k1` keys sign here. Schnorr keys (P2TR, Solana) fail with the key type
-//! named; once the network signs them, routing is a match on [`Scheme`] around
-//! [`btc::PreparedPsbt`] and `tessera_chains::sol::prepare`, which already take BIP340 and
-//! Ed25519 signatures.
+//! | chain | key type | signature |
+//! |---|---|---|
+//! | Ethereum | `ecdsa-secp256k1` | GG20 over the transaction's or EIP-191 message's hash |
+//! | Bitcoin P2WPKH | `ecdsa-secp256k1` | GG20 over each input's BIP143 sighash |
+//! | Bitcoin P2TR (key path) | `schnorr-bip340` | FROST BIP340 over each input's BIP341 sighash, under the key itself (already the tweaked output key) |
+//! | Solana | `eddsa-ed25519` | FROST Ed25519 over the transaction message |
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -16,7 +18,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand};
 use k256::ecdsa::signature::hazmat::PrehashVerifier;
 use tessera_chains::btc::{self, BtcKey, InputSignature};
-use tessera_chains::{eth, EcdsaSignature, Scheme};
+use tessera_chains::{eth, sol, EcdsaSignature, Scheme};
 use tessera_identity::Identity;
 use tessera_ledger::api::RequestView;
 use tessera_ledger::client::Client;
@@ -36,11 +38,34 @@ pub enum EthCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum BtcCommand {
-    /// The key's address: P2WPKH for an ECDSA key.
+    /// The key's address: P2WPKH for an ECDSA key, P2TR (key path) for a BIP340 key.
     Address(BtcAddressArgs),
     /// Signs every PSBT input that spends from the key; prints `tx_hex` and `txid` when the
     /// transaction is complete, else the updated PSBT.
     SignPsbt(BtcSignPsbtArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SolCommand {
+    /// The key's Solana address (base58 Ed25519 public key).
+    Address(KeyArg),
+    /// Signs a serialized transaction message (base64) and prints the key's `signature`
+    /// (base58) and the signed wire `transaction` (base64).
+    SignTx(SolSignTxArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SolSignTxArgs {
+    #[arg(long)]
+    key: String,
+    /// The serialized transaction message (legacy or v0) in base64, or `@FILE` to read it
+    /// from a file.
+    #[arg(long)]
+    message: String,
+    #[arg(long, default_value_t = 120)]
+    timeout: u64,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -132,15 +157,59 @@ fn fetch_key(client: &Client, id: &str) -> Result<Key, String> {
     })
 }
 
-/// Refuses keys this build cannot sign with over the network.
-fn require_ecdsa(key: &Key, chain: &str) -> Result<(), String> {
+/// Refuses a key of another type than the chain's.
+fn require(key: &Key, scheme: Scheme, chain: &str) -> Result<(), String> {
+    if key.scheme == scheme {
+        return Ok(());
+    }
+    let want = match scheme {
+        Scheme::EcdsaSecp256k1 => "an ecdsa-secp256k1",
+        Scheme::Ed25519 => "an eddsa-ed25519",
+        Scheme::Bip340 => "a schnorr-bip340",
+    };
+    Err(format!(
+        "key {} has type {:?}; {chain} needs {want} key",
+        key.id, key.key_type
+    ))
+}
+
+/// The key as Bitcoin uses it: P2WPKH for ECDSA; for BIP340 the ledger's key is already the
+/// tweaked P2TR output key.
+fn btc_key(key: &Key) -> Result<BtcKey, String> {
     match key.scheme {
-        Scheme::EcdsaSecp256k1 => Ok(()),
-        _ => Err(format!(
-            "key {} has type {:?}; {chain} signing here needs an ecdsa-secp256k1 key \
-             (Schnorr signing is not available in this build)",
+        Scheme::Bip340 => BtcKey::taproot_output(&key.public_key),
+        Scheme::EcdsaSecp256k1 => BtcKey::new(key.scheme, &key.public_key),
+        Scheme::Ed25519 => {
+            return Err(format!(
+                "key {} has type {:?}; Bitcoin needs an ecdsa-secp256k1 (P2WPKH) or \
+                 schnorr-bip340 (P2TR) key",
+                key.id, key.key_type
+            ))
+        }
+    }
+    .map_err(|e| format!("key {}: {e}", key.id))
+}
+
+/// A Schnorr key for [`client::request_schnorr`].
+fn schnorr_key(key: &Key) -> Result<client::SchnorrKey<'_>, String> {
+    let key_type = tessera_schnorr::KeyType::from_name(&key.key_type).ok_or_else(|| {
+        format!(
+            "key {} has type {:?}, not a Schnorr type",
             key.id, key.key_type
-        )),
+        )
+    })?;
+    Ok(client::SchnorrKey {
+        id: key.id,
+        key_type,
+        public_key: &key.public_key,
+    })
+}
+
+/// `@FILE` reads the file; anything else is the value itself.
+fn value_or_file(v: &str) -> Result<String, String> {
+    match v.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}")),
+        None => Ok(v.to_string()),
     }
 }
 
@@ -225,14 +294,14 @@ pub fn eth(cmd: EthCommand, opts: &ClientOpts) -> Result<(), String> {
     match cmd {
         EthCommand::Address(a) => {
             let key = fetch_key(&client, &a.key)?;
-            require_ecdsa(&key, "Ethereum")?;
+            require(&key, Scheme::EcdsaSecp256k1, "Ethereum")?;
             let address = eth::address(&key.public_key).map_err(|e| e.to_string())?;
             print(a.json, &[("address", address.into())]);
             Ok(())
         }
         EthCommand::SignTx(a) => {
             let key = fetch_key(&client, &a.key)?;
-            require_ecdsa(&key, "Ethereum")?;
+            require(&key, Scheme::EcdsaSecp256k1, "Ethereum")?;
             let text = std::fs::read_to_string(&a.tx)
                 .map_err(|e| format!("cannot read {}: {e}", a.tx.display()))?;
             let tx = eth::parse_tx(&text).map_err(|e| format!("{}: {e}", a.tx.display()))?;
@@ -261,7 +330,7 @@ pub fn eth(cmd: EthCommand, opts: &ClientOpts) -> Result<(), String> {
         }
         EthCommand::SignMessage(a) => {
             let key = fetch_key(&client, &a.key)?;
-            require_ecdsa(&key, "Ethereum")?;
+            require(&key, Scheme::EcdsaSecp256k1, "Ethereum")?;
             let identity = client::load_identity(opts)?;
             let digest = eth::personal_message_hash(a.message.as_bytes());
             let sigs = request_ecdsa(
@@ -294,41 +363,52 @@ pub fn btc(cmd: BtcCommand, opts: &ClientOpts) -> Result<(), String> {
     match cmd {
         BtcCommand::Address(a) => {
             let key = fetch_key(&client, &a.key)?;
-            require_ecdsa(&key, "Bitcoin")?;
             let network = btc::parse_network(&a.network).map_err(|e| e.to_string())?;
-            let k = BtcKey::new(key.scheme, &key.public_key).map_err(|e| e.to_string())?;
+            let k = btc_key(&key)?;
+            let kind = match k.scheme() {
+                Scheme::EcdsaSecp256k1 => "p2wpkh",
+                _ => "p2tr",
+            };
             print(
                 a.json,
                 &[
                     ("address", k.address(network).to_string().into()),
-                    ("type", "p2wpkh".into()),
+                    ("type", kind.into()),
                 ],
             );
             Ok(())
         }
         BtcCommand::SignPsbt(a) => {
             let key = fetch_key(&client, &a.key)?;
-            require_ecdsa(&key, "Bitcoin")?;
-            let psbt = match a.psbt.strip_prefix('@') {
-                Some(path) => {
-                    std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?
-                }
-                None => a.psbt.clone(),
-            };
-            let k = BtcKey::new(key.scheme, &key.public_key).map_err(|e| e.to_string())?;
+            let k = btc_key(&key)?;
+            let psbt = value_or_file(&a.psbt)?;
             let prepared = btc::prepare_psbt(&psbt, k).map_err(|e| e.to_string())?;
             let digests: Vec<[u8; 32]> = prepared.to_sign().iter().map(|i| i.sighash).collect();
             let identity = client::load_identity(opts)?;
-            let sigs = request_ecdsa(
-                &client,
-                &identity,
-                &key,
-                &digests,
-                Duration::from_secs(a.timeout),
-                a.json,
-            )?;
+            let timeout = Duration::from_secs(a.timeout);
+            let sigs: Vec<InputSignature> = match key.scheme {
+                Scheme::EcdsaSecp256k1 => {
+                    request_ecdsa(&client, &identity, &key, &digests, timeout, a.json)?
+                        .into_iter()
+                        .map(InputSignature::Ecdsa)
+                        .collect()
+                }
+                _ => {
+                    let messages: Vec<Vec<u8>> = digests.iter().map(|d| d.to_vec()).collect();
+                    client::request_schnorr(
+                        &client,
+                        &identity,
+                        &schnorr_key(&key)?,
+                        &messages,
+                        timeout,
+                        a.json,
+                    )?
+                    .into_iter()
+                    .map(|r| InputSignature::Schnorr(r.signature))
+                    .collect()
+                }
+            };
             let inputs: Vec<usize> = prepared.to_sign().iter().map(|i| i.index).collect();
-            let sigs: Vec<InputSignature> = sigs.into_iter().map(InputSignature::Ecdsa).collect();
             let signed = prepared.finalize(&sigs).map_err(|e| e.to_string())?;
             print(
                 a.json,
@@ -337,6 +417,48 @@ pub fn btc(cmd: BtcCommand, opts: &ClientOpts) -> Result<(), String> {
                     ("txid", signed.txid.into()),
                     ("signed_inputs", inputs.into()),
                     ("psbt", signed.psbt.into()),
+                ],
+            );
+            Ok(())
+        }
+    }
+}
+
+pub fn sol(cmd: SolCommand, opts: &ClientOpts) -> Result<(), String> {
+    let client = client::ledger(opts)?;
+    match cmd {
+        SolCommand::Address(a) => {
+            let key = fetch_key(&client, &a.key)?;
+            require(&key, Scheme::Ed25519, "Solana")?;
+            let address = sol::address(&key.public_key).map_err(|e| e.to_string())?;
+            print(a.json, &[("address", address.into())]);
+            Ok(())
+        }
+        SolCommand::SignTx(a) => {
+            let key = fetch_key(&client, &a.key)?;
+            require(&key, Scheme::Ed25519, "Solana")?;
+            let message = value_or_file(&a.message)?;
+            let prepared = sol::prepare(&message, &key.public_key).map_err(|e| e.to_string())?;
+            let identity = client::load_identity(opts)?;
+            let results = client::request_schnorr(
+                &client,
+                &identity,
+                &schnorr_key(&key)?,
+                &[prepared.message().to_vec()],
+                Duration::from_secs(a.timeout),
+                a.json,
+            )?;
+            let r = results.first().ok_or("no signature")?;
+            let signed = prepared.assemble(&r.signature).map_err(|e| e.to_string())?;
+            let address = sol::address(&key.public_key).map_err(|e| e.to_string())?;
+            print(
+                a.json,
+                &[
+                    ("signature", signed.signature.into()),
+                    ("transaction", signed.transaction.into()),
+                    ("complete", signed.complete.into()),
+                    ("signer_index", prepared.signer_index().into()),
+                    ("address", address.into()),
                 ],
             );
             Ok(())

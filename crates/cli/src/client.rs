@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use tessera_identity::Identity;
 use tessera_ledger::api::RequestView;
 use tessera_ledger::client::Client;
-use tessera_ledger::command::{Action, Command, Hash32, SignedCommand};
+use tessera_ledger::command::{Action, Command, Hash32, HexBytes, SignedCommand};
 
 /// Options every client command shares.
 #[derive(Args, Debug, Clone)]
@@ -32,6 +32,21 @@ pub struct ClientOpts {
 pub enum KeyCommand {
     /// Requests a new threshold key and waits for the operators' key generation.
     Create(KeyCreateArgs),
+    /// Refreshes a Schnorr key's shares (same key, new shares on every operator; old shares no
+    /// longer combine with new ones) and waits for it.
+    Refresh(KeyRefreshArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct KeyRefreshArgs {
+    /// The key id.
+    #[arg(long)]
+    key: String,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    timeout: u64,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -39,8 +54,8 @@ pub struct KeyCreateArgs {
     /// The keyring whose operators hold the key.
     #[arg(long, default_value = "default")]
     keyring: String,
-    /// Key type: ecdsa-secp256k1, eddsa-ed25519 or schnorr-bip340 (Schnorr keys are created
-    /// by FROST DKG; signing them through the network is not wired yet).
+    /// Key type: ecdsa-secp256k1 (GG20), eddsa-ed25519 or schnorr-bip340 (FROST; the BIP340
+    /// key is the BIP341 key-path output key).
     #[arg(long = "type", default_value = "ecdsa-secp256k1")]
     key_type: String,
     /// Give up after this many seconds.
@@ -56,10 +71,12 @@ pub struct SignArgs {
     /// The key id (from `key create`).
     #[arg(long)]
     key: String,
-    /// Sign SHA-256 of this text.
+    /// The text to sign. An ECDSA or BIP340 key signs its SHA-256; an Ed25519 key signs the
+    /// text's bytes themselves (Ed25519 hashes internally).
     #[arg(long)]
     message: Option<String>,
-    /// Sign this 32-byte digest (64 hex digits).
+    /// Sign this 32-byte digest (64 hex digits): the prehash for ECDSA, the 32-byte message
+    /// for BIP340 and Ed25519.
     #[arg(long)]
     digest: Option<String>,
     /// Give up after this many seconds.
@@ -146,7 +163,46 @@ pub(crate) fn wait(client: &Client, id: &Hash32, timeout: Duration) -> Result<Re
 pub fn key(cmd: KeyCommand, opts: &ClientOpts) -> Result<(), String> {
     match cmd {
         KeyCommand::Create(args) => key_create(args, opts),
+        KeyCommand::Refresh(args) => key_refresh(args, opts),
     }
+}
+
+fn key_refresh(args: KeyRefreshArgs, opts: &ClientOpts) -> Result<(), String> {
+    let client = ledger(opts)?;
+    let identity = load_identity(opts)?;
+    let key: Hash32 = args
+        .key
+        .parse()
+        .map_err(|_| format!("--key {:?} is not a key id (64 hex digits)", args.key))?;
+    let id = submit(&client, &identity, Action::RequestRefresh { key })?;
+    if !args.json {
+        eprintln!("refresh request {id} submitted; waiting for every operator…");
+    }
+    let RequestView::Refresh(r) = wait(&client, &id, Duration::from_secs(args.timeout))? else {
+        return Err("the ledger answered with another kind of request".into());
+    };
+    if r.status != "done" {
+        return Err(format!(
+            "refresh failed: {}",
+            r.reason.unwrap_or_else(|| r.status.clone())
+        ));
+    }
+    let session = r.session.map(|s| s.to_string()).unwrap_or_default();
+    if args.json {
+        let out = serde_json::json!({
+            "request_id": r.request_id.to_string(),
+            "key_id": r.key.to_string(),
+            "status": r.status,
+            "session": session,
+            "attempts": r.attempts,
+        });
+        println!("{out}");
+    } else {
+        println!("request_id: {}", r.request_id);
+        println!("key_id:     {}", r.key);
+        println!("session:    {session}");
+    }
+    Ok(())
 }
 
 fn key_create(args: KeyCreateArgs, opts: &ClientOpts) -> Result<(), String> {
@@ -189,6 +245,144 @@ fn key_create(args: KeyCreateArgs, opts: &ClientOpts) -> Result<(), String> {
     Ok(())
 }
 
+/// A finished Schnorr signature from the network, checked against the key.
+pub(crate) struct SchnorrResult {
+    pub request: Hash32,
+    pub signature: [u8; 64],
+    pub signers: Vec<u16>,
+}
+
+/// A Schnorr key as the ledger shows it.
+pub(crate) struct SchnorrKey<'a> {
+    pub id: Hash32,
+    pub key_type: tessera_schnorr::KeyType,
+    pub public_key: &'a [u8],
+}
+
+/// Requests a Schnorr (FROST) signature over each message with `key` (all submitted, then
+/// awaited) and checks each with the key type's verifier before returning it.
+pub(crate) fn request_schnorr(
+    client: &Client,
+    identity: &Identity,
+    key: &SchnorrKey<'_>,
+    messages: &[Vec<u8>],
+    timeout: Duration,
+    quiet: bool,
+) -> Result<Vec<SchnorrResult>, String> {
+    let SchnorrKey {
+        id: key,
+        key_type,
+        public_key,
+    } = *key;
+    let mut ids = Vec::new();
+    for m in messages {
+        key_type
+            .check_message(m)
+            .map_err(|e| format!("cannot sign this with key {key}: {e}"))?;
+        ids.push(submit(
+            client,
+            identity,
+            Action::RequestSchnorrSignature {
+                key,
+                message: HexBytes(m.clone()),
+                note: None,
+            },
+        )?);
+    }
+    if !quiet {
+        eprintln!("{} signature request(s) submitted; waiting…", ids.len());
+    }
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    for (id, message) in ids.iter().zip(messages) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let RequestView::Signature(v) = wait(client, id, left)? else {
+            return Err(format!(
+                "request {id}: the ledger answered with another kind of request"
+            ));
+        };
+        let Some(sig_hex) = v.signature.filter(|_| v.status == "done") else {
+            return Err(format!(
+                "request {id}: signing failed: {}",
+                v.reason.unwrap_or_else(|| v.status.clone())
+            ));
+        };
+        let signature: [u8; 64] = hex::decode(&sig_hex)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| format!("request {id}: the signature is not 64 bytes of hex"))?;
+        key_type
+            .verify(public_key, message, &signature)
+            .map_err(|e| format!("request {id}: the network returned a bad signature: {e}"))?;
+        out.push(SchnorrResult {
+            request: *id,
+            signature,
+            signers: v.signers.unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+fn parse_digest(d: &str) -> Result<[u8; 32], String> {
+    hex::decode(d.trim_start_matches("0x"))
+        .ok()
+        .and_then(|v| <[u8; 32]>::try_from(v).ok())
+        .ok_or_else(|| format!("--digest {d:?} is not 32 bytes of hex"))
+}
+
+/// `sign` with a Schnorr key: the message rules of the key type, one FROST signature.
+fn sign_schnorr(
+    args: &SignArgs,
+    client: &Client,
+    identity: &Identity,
+    key: Hash32,
+    key_type: tessera_schnorr::KeyType,
+    public_key: &str,
+) -> Result<(), String> {
+    let message: Vec<u8> = match (&args.message, &args.digest, key_type) {
+        (Some(m), _, tessera_schnorr::KeyType::Ed25519) => m.as_bytes().to_vec(),
+        (Some(m), _, tessera_schnorr::KeyType::Bip340) => Sha256::digest(m.as_bytes()).to_vec(),
+        (None, Some(d), _) => parse_digest(d)?.to_vec(),
+        (None, None, _) => return Err("pass --message TEXT or --digest HEX".into()),
+    };
+    let pk = hex::decode(public_key).map_err(|e| e.to_string())?;
+    let sk = SchnorrKey {
+        id: key,
+        key_type,
+        public_key: &pk,
+    };
+    let results = request_schnorr(
+        client,
+        identity,
+        &sk,
+        std::slice::from_ref(&message),
+        Duration::from_secs(args.timeout),
+        true,
+    )?;
+    let r = results.first().ok_or("no signature")?;
+    let signature = hex::encode(r.signature);
+    if args.json {
+        let out = serde_json::json!({
+            "request_id": r.request.to_string(),
+            "key_id": key.to_string(),
+            "key_type": key_type.name(),
+            "message": hex::encode(&message),
+            "digest": hex::encode(Sha256::digest(&message)),
+            "signature": signature,
+            "public_key": public_key,
+            "signers": r.signers,
+        });
+        println!("{out}");
+    } else {
+        println!("request_id:  {}", r.request);
+        println!("key_type:    {}", key_type.name());
+        println!("message:     {}", hex::encode(&message));
+        println!("signature:   {signature}");
+        println!("signers:     {:?}", r.signers);
+    }
+    Ok(())
+}
+
 pub fn sign(args: SignArgs, opts: &ClientOpts) -> Result<(), String> {
     let client = ledger(opts)?;
     let identity = load_identity(opts)?;
@@ -196,12 +390,18 @@ pub fn sign(args: SignArgs, opts: &ClientOpts) -> Result<(), String> {
         .key
         .parse()
         .map_err(|_| format!("--key {:?} is not a key id (64 hex digits)", args.key))?;
+    // The key's type decides the protocol; an unknown key is refused by the ledger below.
+    if let Ok(view) = client.key(&key) {
+        if let Some(kt) = tessera_schnorr::KeyType::from_name(&view.key_type) {
+            let Some(public_key) = view.public_key.filter(|_| view.status == "active") else {
+                return Err(format!("key {key} is not active (status {})", view.status));
+            };
+            return sign_schnorr(&args, &client, &identity, key, kt, &public_key);
+        }
+    }
     let digest: [u8; 32] = match (&args.message, &args.digest) {
         (Some(m), _) => Sha256::digest(m.as_bytes()).into(),
-        (None, Some(d)) => hex::decode(d.trim_start_matches("0x"))
-            .ok()
-            .and_then(|v| <[u8; 32]>::try_from(v).ok())
-            .ok_or_else(|| format!("--digest {d:?} is not 32 bytes of hex"))?,
+        (None, Some(d)) => parse_digest(d)?,
         (None, None) => return Err("pass --message TEXT or --digest HEX".into()),
     };
     let id = submit(

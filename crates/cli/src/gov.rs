@@ -277,7 +277,9 @@ pub fn approve(args: ApproveArgs, opts: &ClientOpts) -> Result<(), String> {
                 .ok_or("this change needs no approval")?;
             (a.change.digest(), e, Some(a.approval.clone()))
         }
-        RequestView::Key(_) => return Err("key requests need no approval".into()),
+        RequestView::Key(_) | RequestView::Refresh(_) => {
+            return Err("key and refresh requests need no approval".into())
+        }
     };
     let shown = shown.ok_or("the request needs no approval")?;
     if shown.request_digest.0 != digest || shown.policy_digest.0 != effective.policy.digest() {
@@ -300,7 +302,7 @@ pub fn approve(args: ApproveArgs, opts: &ClientOpts) -> Result<(), String> {
     let state = match &after {
         RequestView::Signature(s) => s.approval.as_ref().map(|a| a.state.clone()),
         RequestView::Admin(a) => Some(a.approval.state.clone()),
-        RequestView::Key(_) => None,
+        RequestView::Key(_) | RequestView::Refresh(_) => None,
     }
     .unwrap_or_default();
     let v = serde_json::json!({ "command_id": id.to_string(), "request_id": request.to_string(), "state": state });
@@ -338,6 +340,15 @@ fn summary(v: &RequestView) -> String {
             a.request_id,
             a.approval.state,
             a.failed
+                .as_ref()
+                .map(|f| format!(": {f}"))
+                .unwrap_or_default()
+        ),
+        RequestView::Refresh(r) => format!(
+            "{}  refresh    {}{}",
+            r.request_id,
+            r.status,
+            r.reason
                 .as_ref()
                 .map(|f| format!(": {f}"))
                 .unwrap_or_default()

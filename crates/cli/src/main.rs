@@ -48,9 +48,12 @@ enum Command {
     /// Ethereum: `eth address`, `eth sign-tx`, `eth sign-message` with a network key.
     #[command(subcommand)]
     Eth(chains::EthCommand),
-    /// Bitcoin: `btc address`, `btc sign-psbt` with a network key.
+    /// Bitcoin: `btc address`, `btc sign-psbt` with a network key (P2WPKH or P2TR).
     #[command(subcommand)]
     Btc(chains::BtcCommand),
+    /// Solana: `sol address`, `sol sign-tx` with a network eddsa-ed25519 key.
+    #[command(subcommand)]
+    Sol(chains::SolCommand),
     /// Starts a devnet and measures signing latency (warm pool) and sustained throughput.
     Bench(bench::BenchArgs),
     /// Identity keys: `identity new --out FILE`.
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
         Command::Sign(args) => client::sign(args, &cli.client),
         Command::Eth(cmd) => chains::eth(cmd, &cli.client),
         Command::Btc(cmd) => chains::btc(cmd, &cli.client),
+        Command::Sol(cmd) => chains::sol(cmd, &cli.client),
         Command::Bench(args) => bench::run(args),
         Command::Identity(cmd) => gov::identity(cmd),
         Command::Workspace(cmd) => gov::workspace(cmd, &cli.client),

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use tessera_identity::{Identity, IdentityKey, Signature};
 
 use crate::command::{CommandId, Entry, Hash32};
-use crate::state::{KeyRecord, KeyStatus, SignatureRequest, SignatureStatus, State};
+use crate::state::{
+    KeyRecord, KeyStatus, RefreshRequest, RefreshStatus, SignatureRequest, SignatureStatus, State,
+};
 
 /// Domain of the Ed25519 signature over a heartbeat.
 pub const HEARTBEAT_DOMAIN: &str = "tessera/ledger/heartbeat/v1";
@@ -91,9 +93,17 @@ impl KeyView {
 pub struct SignatureView {
     pub request_id: Hash32,
     pub key: Hash32,
-    /// The key's (untweaked) public key, compressed SEC1 hex.
+    /// The key's type (`ecdsa-secp256k1`, `eddsa-ed25519`, `schnorr-bip340`).
+    #[serde(default)]
+    pub key_type: String,
+    /// The key's (untweaked) public key in its type's encoding, hex (compressed SEC1 for
+    /// ECDSA).
     pub public_key: Option<String>,
+    /// ECDSA: the digest signed. Schnorr: SHA-256 of `message`.
     pub digest: Hash32,
+    /// The message of a Schnorr request, hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
     pub tweak: Option<Hash32>,
     pub note: Option<String>,
     /// `pending`, `signing`, `done` or `failed`.
@@ -103,6 +113,9 @@ pub struct SignatureView {
     pub r: Option<Hash32>,
     pub s: Option<Hash32>,
     pub recovery_id: Option<u8>,
+    /// A finished Schnorr signature: 64 bytes hex (`r ‖ s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
     pub signers: Option<Vec<u16>>,
     pub reason: Option<String>,
     /// The approval lifecycle, for a request on a key in a workspace (`null` otherwise).
@@ -178,15 +191,18 @@ impl ApprovalView {
 
 impl SignatureView {
     pub fn new(r: &SignatureRequest, state: &State) -> SignatureView {
-        let public_key = match state.key(&r.key).map(|k| &k.status) {
+        let key = state.key(&r.key);
+        let public_key = match key.map(|k| &k.status) {
             Some(KeyStatus::Active { public_key, .. }) => Some(public_key.clone()),
             _ => None,
         };
         let mut v = SignatureView {
             request_id: r.id,
             key: r.key,
+            key_type: key.map(|k| k.key_type.clone()).unwrap_or_default(),
             public_key,
             digest: r.digest,
+            message: r.message.as_ref().map(hex::encode),
             tweak: r.tweak,
             note: r.note.clone(),
             status: r.status.label().into(),
@@ -194,10 +210,12 @@ impl SignatureView {
             r: None,
             s: None,
             recovery_id: None,
+            signature: None,
             signers: None,
             reason: None,
             approval: ApprovalView::of_signature(state, &r.id),
         };
+        let schnorr = r.is_schnorr();
         match &r.status {
             SignatureStatus::Pending => {}
             SignatureStatus::Signing { presign } => v.presign = Some(*presign),
@@ -211,6 +229,9 @@ impl SignatureView {
                 v.s = Some(*s);
                 v.recovery_id = Some(*recovery_id);
                 v.signers = Some(signers.clone());
+                if schnorr {
+                    v.signature = Some(format!("{r}{s}"));
+                }
             }
             SignatureStatus::Failed { reason } => v.reason = Some(reason.clone()),
         }
@@ -231,6 +252,41 @@ pub enum RequestView {
     Signature(SignatureView),
     /// A proposed workspace change.
     Admin(AdminView),
+    /// A share refresh of a Schnorr key.
+    Refresh(RefreshView),
+}
+
+/// A share refresh and where it stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshView {
+    pub request_id: Hash32,
+    pub key: Hash32,
+    /// `pending`, `running`, `done` or `failed`.
+    pub status: String,
+    /// The running session, or the one whose shares the key now uses.
+    pub session: Option<Hash32>,
+    pub attempts: u32,
+    pub reason: Option<String>,
+}
+
+impl RefreshView {
+    pub fn new(r: &RefreshRequest) -> RefreshView {
+        let (session, reason) = match &r.status {
+            RefreshStatus::Pending => (None, None),
+            RefreshStatus::Running { session } | RefreshStatus::Done { session } => {
+                (Some(*session), None)
+            }
+            RefreshStatus::Failed { reason } => (None, Some(reason.clone())),
+        };
+        RefreshView {
+            request_id: r.id,
+            key: r.key,
+            status: r.status.label().into(),
+            session,
+            attempts: r.attempts,
+            reason,
+        }
+    }
 }
 
 /// A proposed change to the workspace registry and its approvals.
@@ -281,18 +337,27 @@ impl RequestsPage {
                 .into_iter()
                 .map(|a| RequestView::Admin(AdminView::new(a))),
         );
+        requests.extend(
+            state
+                .refreshes()
+                .into_iter()
+                .map(|r| RequestView::Refresh(RefreshView::new(r))),
+        );
         RequestsPage { requests }
     }
 }
 
 impl RequestView {
-    /// Looks `id` up among key and signature requests.
+    /// Looks `id` up among key, signature, admin and refresh requests.
     pub fn find(state: &State, id: &Hash32) -> Option<RequestView> {
         if let Some(k) = state.key(id) {
             return Some(RequestView::Key(KeyView::new(k)));
         }
         if let Some(a) = state.admin_request(id) {
             return Some(RequestView::Admin(AdminView::new(a)));
+        }
+        if let Some(r) = state.refresh(id) {
+            return Some(RequestView::Refresh(RefreshView::new(r)));
         }
         state
             .signature_request(id)
@@ -304,6 +369,7 @@ impl RequestView {
             RequestView::Key(k) => k.is_final(),
             RequestView::Signature(s) => s.is_final(),
             RequestView::Admin(a) => a.approval.state != "pending",
+            RequestView::Refresh(r) => matches!(r.status.as_str(), "done" | "failed"),
         }
     }
 }

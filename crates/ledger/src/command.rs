@@ -121,6 +121,40 @@ mod hex16 {
     }
 }
 
+/// A byte string of any length: lowercase hex in JSON, raw bytes in postcard. Size limits are
+/// the state rules' (a message to sign is at most [`crate::state::MAX_MESSAGE`] bytes).
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct HexBytes(pub Vec<u8>);
+
+impl fmt::Debug for HexBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HexBytes({})", hex::encode(&self.0))
+    }
+}
+
+impl Serialize for HexBytes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&hex::encode(&self.0))
+        } else {
+            self.0.serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for HexBytes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let s = String::deserialize(d)?;
+            hex::decode(s)
+                .map(HexBytes)
+                .map_err(serde::de::Error::custom)
+        } else {
+            Ok(HexBytes(Vec::<u8>::deserialize(d)?))
+        }
+    }
+}
+
 /// A keyring member: its identity key, where its node listens, and a free-form region label.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -232,7 +266,10 @@ actions! {
     },
     /// Presign session member: its presignature for `session` is stored.
     PresignReady { session: Hash32 },
-    /// Presign session member: the final signature for `request` (big-endian r and s).
+    /// Signing session member: the final signature for `request`. ECDSA: big-endian r and s
+    /// and the recovery id. Schnorr (a `RequestSchnorrSignature`): the 64-byte signature split
+    /// in halves, `r` = its first 32 bytes (`R` for Ed25519, `x(R)` for BIP340), `s` = the last
+    /// 32, and `recovery_id` 0.
     SignatureDone { request: Hash32, r: Hash32, s: Hash32, recovery_id: u8 },
     /// Session member: the session failed; `blamed` operator indices, the failed `check` tag.
     SessionFailed { session: Hash32, blamed: Vec<u16>, check: String },
@@ -248,6 +285,30 @@ actions! {
     Approve { request: Hash32, approval: Approval },
     /// Ledger key: a pending request whose approval deadline has passed expires.
     ExpireRequest { request: Hash32 },
+    /// Key owner: asks for a threshold Schnorr (FROST) signature over `message` with an
+    /// `eddsa-ed25519` key (any message up to the size limit, e.g. a Solana transaction
+    /// message) or a `schnorr-bip340` key (a 32-byte message, e.g. a BIP341 sighash); this
+    /// command's id is the request id.
+    RequestSchnorrSignature {
+        key: Hash32,
+        message: HexBytes,
+        note: Option<String>,
+    },
+    /// Ledger key: `signers` (sorted operator indices, `threshold` of them) run FROST's two
+    /// signing rounds for the Schnorr signature request `request`. The session id is this
+    /// command's id. There is no pool: FROST's nonces are made in its first round.
+    StartSchnorrSign { request: Hash32, signers: Vec<u16> },
+    /// Keyring owner: asks for a refresh of a Schnorr key: every operator gets a new share of
+    /// the same key, and old shares no longer combine with new ones. This command's id is the
+    /// refresh request id.
+    RequestRefresh { key: Hash32 },
+    /// Ledger key: all operators of the key's keyring run the refresh `request`. The session
+    /// id is this command's id.
+    StartRefresh { request: Hash32 },
+    /// Keyring operator: its new share from refresh `request` is stored, for the key
+    /// `public_key` (which a refresh keeps). The key switches to the new shares when all `n`
+    /// operators posted.
+    RefreshDone { request: Hash32, public_key: String },
 }
 
 impl Serialize for Action {

@@ -20,7 +20,9 @@ pub use api::{
 };
 pub use attest::{AttestPolicy, AttestationContext, Claims, EvidenceCheck, InsecureAcceptAll};
 pub use client::{Client, ClientError};
-pub use command::{Action, Command, CommandId, Entry, Hash32, LinkError, Operator, SignedCommand};
+pub use command::{
+    Action, Command, CommandId, Entry, Hash32, HexBytes, LinkError, Operator, SignedCommand,
+};
 pub use genesis::{GenesisFile, KeyringSpec};
 pub use scheduler::SchedulerConfig;
 pub use server::{serve, Ledger, LedgerConfig, LedgerError};

@@ -8,13 +8,18 @@
 //!    presign session is aborted returns to pending and gets another.
 //! 2. **Give up.** A pending key or signature request that already used `max_attempts`
 //!    sessions fails (`AbortSession` naming the request).
-//! 3. **Keygen.** A pending key request starts when **all** its keyring's operators are live.
+//! 3. **Keygen.** A pending key request starts when **all** its keyring's operators are live;
+//!    so does a pending refresh (`StartRefresh`), which needs every share too. A running
+//!    refresh is aborted on a failure report or after the keygen timeout, and retried.
 //! 4. **Sign.** Each pending signature request, oldest first, gets the oldest ready, unassigned
 //!    presign session of its key whose signers are all live and none excluded by blame — if it
 //!    is approved: a request on a key in a workspace waits until the votes in the log satisfy
 //!    the key's sign policy (the same check `StartSign` passes in the state rules), and a
 //!    request whose approval deadline passed is expired (`ExpireRequest`). Admin requests past
 //!    their deadline are expired too.
+//!    A Schnorr request (FROST, no presignatures) gets a `StartSchnorrSign` instead, with
+//!    `threshold` of the key's live, non-excluded operators, a window that rotates with the
+//!    request's attempts so that a retry after a failure tries other signers first.
 //! 5. **Pool.** Each active key keeps `pool_target` healthy unassigned presign sessions (running
 //!    or ready, signers live and not excluded), plus one per request step 4 could not serve.
 //!    Signers are `threshold` of the live, non-excluded operators, taken as a window that
@@ -31,7 +36,7 @@ use sha2::{Digest, Sha256};
 use tessera_identity::IdentityKey;
 
 use crate::command::{Action, Hash32};
-use crate::state::{KeyStatus, PresignSession, SignatureStatus, State};
+use crate::state::{KeyStatus, PresignSession, RefreshStatus, SignatureStatus, State};
 
 /// Tuning of the scheduler.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,6 +152,20 @@ pub fn decide(
         }
     }
 
+    for r in state.refreshes() {
+        if let RefreshStatus::Running { session } = r.status {
+            let started = state
+                .refresh_session(&session)
+                .map(|s| s.started_at_ms)
+                .unwrap_or(0);
+            if let Some(why) = reported(&session) {
+                abort(&mut out, &mut aborting, session, why);
+            } else if now_ms >= started.saturating_add(ms(cfg.keygen_timeout)) {
+                abort(&mut out, &mut aborting, session, "refresh timed out".into());
+            }
+        }
+    }
+
     // Approval deadlines.
     let expired = state.expired_requests(now_ms);
     for id in &expired {
@@ -172,6 +191,27 @@ pub fn decide(
         };
         if ring.operators.iter().all(|o| is_live(&o.identity)) {
             out.push(Action::StartKeygen { request: key.id });
+        }
+    }
+
+    for r in state.refreshes() {
+        if r.status != RefreshStatus::Pending {
+            continue;
+        }
+        if r.attempts >= cfg.max_attempts {
+            abort(
+                &mut out,
+                &mut aborting,
+                r.id,
+                format!("gave up after {} refresh attempts", r.attempts),
+            );
+            continue;
+        }
+        let Some(ring) = state.key_keyring(&r.key) else {
+            continue;
+        };
+        if ring.operators.iter().all(|o| is_live(&o.identity)) {
+            out.push(Action::StartRefresh { request: r.id });
         }
     }
 
@@ -213,6 +253,32 @@ pub fn decide(
             .entry(r.key)
             .or_insert_with(|| state.excluded_operators(&r.key))
             .clone();
+        if r.is_schnorr() {
+            let Some(ring) = state.key_keyring(&r.key) else {
+                continue;
+            };
+            let eligible: Vec<u16> = (0..ring.n())
+                .filter(|i| !excluded.contains(i))
+                .filter(|i| ring.operator(*i).is_some_and(|o| is_live(&o.identity)))
+                .collect();
+            let t = usize::from(ring.threshold);
+            if eligible.len() < t {
+                // Waits for operators to come back; the request fails when its client gives
+                // up or its approval expires, not here (a restart is not a failure).
+                continue;
+            }
+            let offset = r.attempts as usize;
+            let mut signers: Vec<u16> = (0..t)
+                .filter_map(|j| eligible.get((offset + j) % eligible.len()).copied())
+                .collect();
+            signers.sort_unstable();
+            signing.insert(r.key);
+            out.push(Action::StartSchnorrSign {
+                request: r.id,
+                signers,
+            });
+            continue;
+        }
         let pick = state.presigns_for_key(&r.key).into_iter().find(|p| {
             p.is_available()
                 && !used.contains(&p.id)

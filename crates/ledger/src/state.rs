@@ -48,6 +48,9 @@ use crate::command::{
 pub const MAX_OPERATORS: usize = 64;
 /// Longest free-text field (notes, abort reasons).
 pub const MAX_TEXT: usize = 1024;
+/// Longest message a `RequestSchnorrSignature` may ask to sign (a Solana transaction message
+/// is at most 1232 bytes).
+pub const MAX_MESSAGE: usize = 8 << 10;
 /// Most allowlist entries, platform keys or owners.
 pub const MAX_LIST: usize = 1024;
 
@@ -105,7 +108,7 @@ pub enum Rejection {
     },
     #[error("threshold {threshold} is not in 1..={operators} (the number of operators)")]
     BadThreshold { threshold: u16, operators: usize },
-    #[error("unsupported key type {0:?} (only \"ecdsa-secp256k1\")")]
+    #[error("unsupported key type {0}")]
     UnsupportedKeyType(String),
     #[error("malformed {field}: {reason}")]
     Malformed { field: &'static str, reason: String },
@@ -275,6 +278,8 @@ pub struct KeyRecord {
     pub results: BTreeMap<u16, (String, Hash32)>,
     /// How many keygen sessions were started.
     pub attempts: u32,
+    /// The refresh session whose shares are in use (`None`: the keygen's).
+    pub generation: Option<Hash32>,
 }
 
 /// Where a signature request stands.
@@ -316,20 +321,34 @@ pub struct SignatureRequest {
     pub key: Hash32,
     pub digest: Hash32,
     pub tweak: Option<Hash32>,
+    /// The message of a Schnorr request (`RequestSchnorrSignature`), whose `digest` is then
+    /// SHA-256 of it; `None` for an ECDSA request, which signs `digest` itself.
+    pub message: Option<Vec<u8>>,
     pub note: Option<String>,
     pub requester: IdentityKey,
     pub requested_seq: u64,
     pub requested_at_ms: u64,
     pub status: SignatureStatus,
-    /// `issued_at_ms` of the `StartSign` that assigned the current presign session.
+    /// `issued_at_ms` of the `StartSign` (or `StartSchnorrSign`) that started the current
+    /// attempt.
     pub sign_started_at_ms: Option<u64>,
     /// `SignatureDone` posts of the current assignment, by operator index: (r, s, recovery id).
     pub shares: BTreeMap<u16, (Hash32, Hash32, u8)>,
-    /// How many presign sessions were assigned.
+    /// How many signing sessions were started (presign sessions assigned, or FROST sessions).
     pub attempts: u32,
 }
 
-/// A presign session started by `StartPresign`.
+impl SignatureRequest {
+    /// Whether this is a Schnorr (FROST) request.
+    pub fn is_schnorr(&self) -> bool {
+        self.message.is_some()
+    }
+}
+
+/// A presign session started by `StartPresign`, or a FROST signing session started by
+/// `StartSchnorrSign` (`frost`): kept in the same table so that aborts, timeouts, blame and
+/// exclusion treat both alike. A FROST session is created ready and assigned to its request,
+/// so it never counts towards a pool and no `StartSign` can take it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PresignSession {
     pub id: Hash32,
@@ -343,6 +362,8 @@ pub struct PresignSession {
     pub aborted: Option<String>,
     pub started_seq: u64,
     pub started_at_ms: u64,
+    /// A FROST signing session (`StartSchnorrSign`), not a presign session.
+    pub frost: bool,
 }
 
 impl PresignSession {
@@ -362,6 +383,64 @@ impl PresignSession {
     }
 }
 
+/// Where a refresh request stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefreshStatus {
+    /// Waiting for the scheduler's `StartRefresh`.
+    Pending,
+    /// Running under `session` (the `StartRefresh` command id).
+    Running {
+        session: Hash32,
+    },
+    /// Every operator stored its new share; the key uses the shares of `session`.
+    Done {
+        session: Hash32,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+impl RefreshStatus {
+    pub fn label(&self) -> &'static str {
+        match self {
+            RefreshStatus::Pending => "pending",
+            RefreshStatus::Running { .. } => "running",
+            RefreshStatus::Done { .. } => "done",
+            RefreshStatus::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// A share refresh of a Schnorr key. Its id is the `RequestRefresh` command id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefreshRequest {
+    pub id: Hash32,
+    pub key: Hash32,
+    pub requester: IdentityKey,
+    pub requested_seq: u64,
+    pub requested_at_ms: u64,
+    pub status: RefreshStatus,
+    /// The key's share generation when the current (or last) session started: the shares the
+    /// refresh replaces.
+    pub previous: Option<Hash32>,
+    /// Operators that posted `RefreshDone` in the current session.
+    pub results: BTreeSet<u16>,
+    /// How many sessions were started.
+    pub attempts: u32,
+}
+
+/// A refresh session started by `StartRefresh`; its members are all the keyring's operators.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefreshSession {
+    pub id: Hash32,
+    pub request: Hash32,
+    pub key: Hash32,
+    pub aborted: Option<String>,
+    pub started_seq: u64,
+    pub started_at_ms: u64,
+}
+
 /// A keygen session started by `StartKeygen`; its members are all the keyring's operators.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeygenSession {
@@ -377,6 +456,7 @@ pub struct KeygenSession {
 pub enum SessionRef<'a> {
     Keygen(&'a KeygenSession),
     Presign(&'a PresignSession),
+    Refresh(&'a RefreshSession),
 }
 
 /// One `SessionFailed` report.
@@ -404,6 +484,8 @@ pub struct State {
     signatures: BTreeMap<Hash32, SignatureRequest>,
     presigns: BTreeMap<Hash32, PresignSession>,
     keygens: BTreeMap<Hash32, KeygenSession>,
+    refreshes: BTreeMap<Hash32, RefreshRequest>,
+    refresh_sessions: BTreeMap<Hash32, RefreshSession>,
     failures: BTreeMap<Hash32, Vec<FailureReport>>,
     gov: governance::Governance,
 }
@@ -422,6 +504,23 @@ enum Plan {
         request: Hash32,
         presign: Hash32,
         at_ms: u64,
+    },
+    StartSchnorrSign(PresignSession),
+    RequestRefresh(RefreshRequest),
+    StartRefresh(RefreshSession),
+    RefreshDone {
+        request: Hash32,
+        index: u16,
+        done: bool,
+    },
+    AbortRefresh {
+        session: Hash32,
+        request: Hash32,
+        reason: String,
+    },
+    FailRefresh {
+        request: Hash32,
+        reason: String,
     },
     AbortPresign {
         session: Hash32,
@@ -490,6 +589,8 @@ impl State {
             signatures: BTreeMap::new(),
             presigns: BTreeMap::new(),
             keygens: BTreeMap::new(),
+            refreshes: BTreeMap::new(),
+            refresh_sessions: BTreeMap::new(),
             failures: BTreeMap::new(),
             gov: governance::Governance::default(),
         }
@@ -634,10 +735,39 @@ impl State {
         }
     }
 
-    /// A keygen or presign session by id.
+    pub fn refresh(&self, id: &Hash32) -> Option<&RefreshRequest> {
+        self.refreshes.get(id)
+    }
+
+    /// Refresh requests in log order.
+    pub fn refreshes(&self) -> Vec<&RefreshRequest> {
+        let mut v: Vec<_> = self.refreshes.values().collect();
+        v.sort_by_key(|r| r.requested_seq);
+        v
+    }
+
+    pub fn refresh_session(&self, id: &Hash32) -> Option<&RefreshSession> {
+        self.refresh_sessions.get(id)
+    }
+
+    /// Every session started for refresh request `request`, oldest first.
+    pub fn refresh_sessions_of(&self, request: &Hash32) -> Vec<&RefreshSession> {
+        let mut v: Vec<_> = self
+            .refresh_sessions
+            .values()
+            .filter(|s| s.request == *request)
+            .collect();
+        v.sort_by_key(|s| s.started_seq);
+        v
+    }
+
+    /// A keygen, presign (or FROST signing) or refresh session by id.
     pub fn session(&self, id: &Hash32) -> Option<SessionRef<'_>> {
         if let Some(p) = self.presigns.get(id) {
             return Some(SessionRef::Presign(p));
+        }
+        if let Some(r) = self.refresh_sessions.get(id) {
+            return Some(SessionRef::Refresh(r));
         }
         self.keygens.get(id).map(SessionRef::Keygen)
     }
@@ -648,6 +778,10 @@ impl State {
             SessionRef::Presign(p) => Some(p.signers.clone()),
             SessionRef::Keygen(k) => {
                 let n = self.key_keyring(&k.key)?.n();
+                Some((0..n).collect())
+            }
+            SessionRef::Refresh(r) => {
+                let n = self.key_keyring(&r.key)?.n();
                 Some((0..n).collect())
             }
         }
@@ -668,6 +802,7 @@ impl State {
             let belongs = match self.session(session) {
                 Some(SessionRef::Presign(p)) => p.key == *key,
                 Some(SessionRef::Keygen(k)) => k.key == *key,
+                Some(SessionRef::Refresh(r)) => r.key == *key,
                 None => false,
             };
             if !belongs {
@@ -710,8 +845,14 @@ impl State {
             match self.session(id) {
                 Some(SessionRef::Presign(p)) => ids(self.key_keyring(&p.key), &p.signers),
                 Some(SessionRef::Keygen(k)) => all(self.key_keyring(&k.key)),
+                Some(SessionRef::Refresh(r)) => all(self.key_keyring(&r.key)),
                 None => BTreeSet::new(),
             }
+        };
+        let refresh_ring = |request: &Hash32| {
+            self.refreshes
+                .get(request)
+                .and_then(|r| self.key_keyring(&r.key))
         };
         match action {
             Action::Genesis { .. } | Action::SetAllowlist { .. } => self
@@ -729,11 +870,17 @@ impl State {
             | Action::PresignReady { session: id }
             | Action::SessionFailed { session: id, .. } => session(id),
             Action::StartSign { presign, .. } => session(presign),
+            Action::StartSchnorrSign { request, signers } => {
+                let key = self.signatures.get(request).map(|r| r.key);
+                ids(key.and_then(|k| self.key_keyring(&k)), signers)
+            }
             Action::AbortSession { session: id, .. } => {
                 if self.session(id).is_some() {
                     session(id)
                 } else if self.keys.contains_key(id) {
                     all(self.key_keyring(id))
+                } else if self.refreshes.contains_key(id) {
+                    all(refresh_ring(id))
                 } else {
                     match self.signatures.get(id).map(|r| &r.status) {
                         Some(SignatureStatus::Signing { presign }) => session(presign),
@@ -756,7 +903,13 @@ impl State {
                         .unwrap_or_default(),
                 }
             }
-            Action::RequestKey { .. } | Action::RequestSignature { .. } => BTreeSet::new(),
+            Action::StartRefresh { request } | Action::RefreshDone { request, .. } => {
+                all(refresh_ring(request))
+            }
+            Action::RequestKey { .. }
+            | Action::RequestSignature { .. }
+            | Action::RequestSchnorrSignature { .. }
+            | Action::RequestRefresh { .. } => BTreeSet::new(),
             Action::ProposeChange { .. }
             | Action::Approve { .. }
             | Action::ExpireRequest { .. } => BTreeSet::new(),
@@ -873,6 +1026,18 @@ impl State {
             Action::ProposeChange { change } => self.plan_propose(&ctx, change),
             Action::Approve { request, approval } => self.plan_approve(&ctx, request, approval),
             Action::ExpireRequest { request } => self.plan_expire(&ctx, request),
+            Action::RequestSchnorrSignature { key, message, note } => self
+                .plan_request_schnorr(&ctx, key, &message.0, note)
+                .and_then(|p| self.plan_open_sign(&ctx, p)),
+            Action::StartSchnorrSign { request, signers } => {
+                self.plan_start_schnorr_sign(&ctx, request, signers)
+            }
+            Action::RequestRefresh { key } => self.plan_request_refresh(&ctx, key),
+            Action::StartRefresh { request } => self.plan_start_refresh(&ctx, request),
+            Action::RefreshDone {
+                request,
+                public_key,
+            } => self.plan_refresh_done(&ctx, request, public_key),
         }
     }
 
@@ -882,6 +1047,8 @@ impl State {
             || self.signatures.contains_key(id)
             || self.presigns.contains_key(id)
             || self.keygens.contains_key(id)
+            || self.refreshes.contains_key(id)
+            || self.refresh_sessions.contains_key(id)
     }
 
     /// The keyring of `key` and the signer's operator index in it.
@@ -1005,19 +1172,7 @@ impl State {
         if self.id_in_use(session) {
             return Err(Rejection::DuplicateId(*session));
         }
-        if signers.len() != usize::from(ring.threshold)
-            || !signers.windows(2).all(|w| matches!(w, [a, b] if a < b))
-            || signers.iter().any(|i| *i >= ring.n())
-        {
-            return Err(malformed(
-                "signers",
-                format!(
-                    "need {} distinct sorted indices below {}",
-                    ring.threshold,
-                    ring.n()
-                ),
-            ));
-        }
+        check_signers(ring, signers)?;
         Ok(Plan::StartPresign(PresignSession {
             id: *session,
             key: *key,
@@ -1027,6 +1182,7 @@ impl State {
             aborted: None,
             started_seq: ctx.seq,
             started_at_ms: ctx.at_ms,
+            frost: false,
         }))
     }
 
@@ -1071,6 +1227,12 @@ impl State {
         if !session.is_ready() {
             return Err(Rejection::PresignNotReady(*presign));
         }
+        if req.is_schnorr() || session.frost {
+            return Err(malformed(
+                "request",
+                "a Schnorr request is signed by StartSchnorrSign, not from a presignature",
+            ));
+        }
         self.check_sign_approved(request)?;
         Ok(Plan::StartSign {
             request: *request,
@@ -1112,6 +1274,37 @@ impl State {
                 key: k.key,
                 reason,
             });
+        }
+        if let Some(r) = self.refresh_sessions.get(id) {
+            let current = matches!(self.refreshes.get(&r.request).map(|q| &q.status),
+                                   Some(RefreshStatus::Running { session }) if session == id);
+            if r.aborted.is_some() || !current {
+                return Err(wrong_state(
+                    format!("refresh session {id}"),
+                    "finished or aborted",
+                    "AbortSession",
+                    "a running session",
+                ));
+            }
+            return Ok(Plan::AbortRefresh {
+                session: *id,
+                request: r.request,
+                reason,
+            });
+        }
+        if let Some(r) = self.refreshes.get(id) {
+            return match r.status {
+                RefreshStatus::Pending | RefreshStatus::Running { .. } => Ok(Plan::FailRefresh {
+                    request: *id,
+                    reason,
+                }),
+                _ => Err(wrong_state(
+                    format!("refresh {id}"),
+                    r.status.label(),
+                    "AbortSession",
+                    "pending or running",
+                )),
+            };
         }
         if let Some(k) = self.keys.get(id) {
             return match k.status {
@@ -1185,6 +1378,7 @@ impl State {
             status: KeyStatus::Pending,
             results: BTreeMap::new(),
             attempts: 0,
+            generation: None,
         }))
     }
 
@@ -1215,10 +1409,11 @@ impl State {
                 "active",
             ));
         };
-        // Presignature-based signing is ECDSA's; Schnorr keys have no network signing yet.
+        // Presignature-based signing is ECDSA's; Schnorr keys sign whole messages.
         if rec.key_type != KEY_TYPE_ECDSA_SECP256K1 {
             return Err(Rejection::UnsupportedKeyType(format!(
-                "{} (RequestSignature signs with ecdsa-secp256k1 keys only)",
+                "{:?}: RequestSignature signs with ecdsa-secp256k1 keys; use \
+                 RequestSchnorrSignature",
                 rec.key_type
             )));
         }
@@ -1234,6 +1429,7 @@ impl State {
             key: *key,
             digest: *digest,
             tweak: *tweak,
+            message: None,
             note: note.clone(),
             requester: ctx.signer,
             requested_seq: ctx.seq,
@@ -1243,6 +1439,245 @@ impl State {
             shares: BTreeMap::new(),
             attempts: 0,
         }))
+    }
+
+    fn plan_request_schnorr(
+        &self,
+        ctx: &Ctx,
+        key: &Hash32,
+        message: &[u8],
+        note: &Option<String>,
+    ) -> Result<Plan, Rejection> {
+        let rec = self.keys.get(key).ok_or(Rejection::UnknownKey(*key))?;
+        let ring = self
+            .keyrings
+            .get(&rec.keyring_id)
+            .ok_or_else(|| Rejection::UnknownKeyring(rec.keyring_id.clone()))?;
+        if !ring.is_owner(&ctx.signer) {
+            return Err(Rejection::NotOwner {
+                signer: ctx.signer,
+                keyring: ring.id.clone(),
+            });
+        }
+        if !matches!(rec.status, KeyStatus::Active { .. }) {
+            return Err(wrong_state(
+                format!("key {key}"),
+                rec.status.label(),
+                ctx.action,
+                "active",
+            ));
+        }
+        let Some(kt) = tessera_schnorr::KeyType::from_name(&rec.key_type) else {
+            return Err(Rejection::UnsupportedKeyType(format!(
+                "{:?}: RequestSchnorrSignature signs with eddsa-ed25519 or schnorr-bip340 keys; \
+                 use RequestSignature",
+                rec.key_type
+            )));
+        };
+        if message.len() > MAX_MESSAGE {
+            return Err(malformed("message", format!("over {MAX_MESSAGE} bytes")));
+        }
+        kt.check_message(message)
+            .map_err(|e| malformed("message", e.to_string()))?;
+        if let Some(n) = note {
+            check_text("note", n)?;
+        }
+        if self.id_in_use(&ctx.id) {
+            return Err(Rejection::DuplicateId(ctx.id));
+        }
+        Ok(Plan::RequestSignature(SignatureRequest {
+            id: ctx.id,
+            key: *key,
+            digest: Hash32::sha256(message),
+            tweak: None,
+            message: Some(message.to_vec()),
+            note: note.clone(),
+            requester: ctx.signer,
+            requested_seq: ctx.seq,
+            requested_at_ms: ctx.at_ms,
+            status: SignatureStatus::Pending,
+            sign_started_at_ms: None,
+            shares: BTreeMap::new(),
+            attempts: 0,
+        }))
+    }
+
+    fn plan_start_schnorr_sign(
+        &self,
+        ctx: &Ctx,
+        request: &Hash32,
+        signers: &[u16],
+    ) -> Result<Plan, Rejection> {
+        let req = self
+            .signatures
+            .get(request)
+            .ok_or(Rejection::UnknownRequest(*request))?;
+        if req.status != SignatureStatus::Pending {
+            return Err(wrong_state(
+                format!("request {request}"),
+                req.status.label(),
+                ctx.action,
+                "pending",
+            ));
+        }
+        if !req.is_schnorr() {
+            return Err(malformed(
+                "request",
+                "an ECDSA request is signed from a presignature by StartSign",
+            ));
+        }
+        let ring = self
+            .key_keyring(&req.key)
+            .ok_or(Rejection::UnknownKey(req.key))?;
+        check_signers(ring, signers)?;
+        if self.id_in_use(&ctx.id) {
+            return Err(Rejection::DuplicateId(ctx.id));
+        }
+        self.check_sign_approved(request)?;
+        Ok(Plan::StartSchnorrSign(PresignSession {
+            id: ctx.id,
+            key: req.key,
+            signers: signers.to_vec(),
+            ready: signers.iter().copied().collect(),
+            assigned: Some(*request),
+            aborted: None,
+            started_seq: ctx.seq,
+            started_at_ms: ctx.at_ms,
+            frost: true,
+        }))
+    }
+
+    fn plan_request_refresh(&self, ctx: &Ctx, key: &Hash32) -> Result<Plan, Rejection> {
+        let rec = self.keys.get(key).ok_or(Rejection::UnknownKey(*key))?;
+        let ring = self
+            .keyrings
+            .get(&rec.keyring_id)
+            .ok_or_else(|| Rejection::UnknownKeyring(rec.keyring_id.clone()))?;
+        if !ring.is_owner(&ctx.signer) {
+            return Err(Rejection::NotOwner {
+                signer: ctx.signer,
+                keyring: ring.id.clone(),
+            });
+        }
+        if !matches!(rec.status, KeyStatus::Active { .. }) {
+            return Err(wrong_state(
+                format!("key {key}"),
+                rec.status.label(),
+                ctx.action,
+                "active",
+            ));
+        }
+        if tessera_schnorr::KeyType::from_name(&rec.key_type).is_none() {
+            return Err(Rejection::UnsupportedKeyType(format!(
+                "{:?}: the network refreshes eddsa-ed25519 and schnorr-bip340 keys",
+                rec.key_type
+            )));
+        }
+        if let Some(open) = self.refreshes.values().find(|r| {
+            r.key == *key
+                && matches!(
+                    r.status,
+                    RefreshStatus::Pending | RefreshStatus::Running { .. }
+                )
+        }) {
+            return Err(wrong_state(
+                format!("key {key}"),
+                &format!("being refreshed by {}", open.id),
+                ctx.action,
+                "no refresh in progress",
+            ));
+        }
+        if self.id_in_use(&ctx.id) {
+            return Err(Rejection::DuplicateId(ctx.id));
+        }
+        Ok(Plan::RequestRefresh(RefreshRequest {
+            id: ctx.id,
+            key: *key,
+            requester: ctx.signer,
+            requested_seq: ctx.seq,
+            requested_at_ms: ctx.at_ms,
+            status: RefreshStatus::Pending,
+            previous: None,
+            results: BTreeSet::new(),
+            attempts: 0,
+        }))
+    }
+
+    fn plan_start_refresh(&self, ctx: &Ctx, request: &Hash32) -> Result<Plan, Rejection> {
+        let r = self
+            .refreshes
+            .get(request)
+            .ok_or(Rejection::UnknownRequest(*request))?;
+        if r.status != RefreshStatus::Pending {
+            return Err(wrong_state(
+                format!("refresh {request}"),
+                r.status.label(),
+                ctx.action,
+                "pending",
+            ));
+        }
+        if self.id_in_use(&ctx.id) {
+            return Err(Rejection::DuplicateId(ctx.id));
+        }
+        Ok(Plan::StartRefresh(RefreshSession {
+            id: ctx.id,
+            request: *request,
+            key: r.key,
+            aborted: None,
+            started_seq: ctx.seq,
+            started_at_ms: ctx.at_ms,
+        }))
+    }
+
+    fn plan_refresh_done(
+        &self,
+        ctx: &Ctx,
+        request: &Hash32,
+        public_key: &str,
+    ) -> Result<Plan, Rejection> {
+        let r = self
+            .refreshes
+            .get(request)
+            .ok_or(Rejection::UnknownRequest(*request))?;
+        let (ring, index) = self.operator_of_key(ctx, &r.key)?;
+        if !matches!(r.status, RefreshStatus::Running { .. }) {
+            return Err(wrong_state(
+                format!("refresh {request}"),
+                r.status.label(),
+                ctx.action,
+                "running",
+            ));
+        }
+        if r.results.contains(&index) {
+            return Err(Rejection::Duplicate {
+                index,
+                action: ctx.action,
+                target: *request,
+            });
+        }
+        let rec = self.keys.get(&r.key).ok_or(Rejection::UnknownKey(r.key))?;
+        let KeyStatus::Active {
+            public_key: key_pk, ..
+        } = &rec.status
+        else {
+            return Err(wrong_state(
+                format!("key {}", r.key),
+                rec.status.label(),
+                ctx.action,
+                "active",
+            ));
+        };
+        if parse_public_key(&rec.key_type, public_key)? != *key_pk {
+            return Err(malformed(
+                "public_key",
+                "a refresh keeps the key; this result is for another key",
+            ));
+        }
+        Ok(Plan::RefreshDone {
+            request: *request,
+            index,
+            done: r.results.len() + 1 >= usize::from(ring.n()),
+        })
     }
 
     fn plan_key_generated(
@@ -1359,12 +1794,11 @@ impl State {
                 target: *request,
             });
         }
-        let KeyStatus::Active { public_key, .. } = &self
+        let key = self
             .keys
             .get(&req.key)
-            .ok_or(Rejection::UnknownKey(req.key))?
-            .status
-        else {
+            .ok_or(Rejection::UnknownKey(req.key))?;
+        let KeyStatus::Active { public_key, .. } = &key.status else {
             return Err(wrong_state(
                 format!("key {}", req.key),
                 "not active",
@@ -1372,7 +1806,10 @@ impl State {
                 "active",
             ));
         };
-        verify_ecdsa(public_key, req.tweak.as_ref(), &req.digest, sig)?;
+        match &req.message {
+            None => verify_ecdsa(public_key, req.tweak.as_ref(), &req.digest, sig)?,
+            Some(message) => verify_schnorr(&key.key_type, public_key, message, sig)?,
+        }
         let mut agreeing: Vec<u16> = req
             .shares
             .iter()
@@ -1400,6 +1837,7 @@ impl State {
         let key = match self.session(session) {
             Some(SessionRef::Presign(p)) => p.key,
             Some(SessionRef::Keygen(k)) => k.key,
+            Some(SessionRef::Refresh(r)) => r.key,
             None => return Err(Rejection::UnknownSession(*session)),
         };
         let (_, index) = self.operator_of_key(ctx, &key)?;
@@ -1475,6 +1913,17 @@ impl State {
                 self.keygens.insert(session.id, session);
             }
             Plan::StartPresign(session) => {
+                self.presigns.insert(session.id, session);
+            }
+            Plan::StartSchnorrSign(session) => {
+                if let Some(r) = session.assigned.and_then(|r| self.signatures.get_mut(&r)) {
+                    r.status = SignatureStatus::Signing {
+                        presign: session.id,
+                    };
+                    r.sign_started_at_ms = Some(session.started_at_ms);
+                    r.shares.clear();
+                    r.attempts = r.attempts.saturating_add(1);
+                }
                 self.presigns.insert(session.id, session);
             }
             Plan::StartSign {
@@ -1594,6 +2043,65 @@ impl State {
             Plan::SessionFailed { session, report } => {
                 self.failures.entry(session).or_default().push(report);
             }
+            Plan::RequestRefresh(r) => {
+                self.refreshes.insert(r.id, r);
+            }
+            Plan::StartRefresh(session) => {
+                let generation = self.keys.get(&session.key).and_then(|k| k.generation);
+                if let Some(r) = self.refreshes.get_mut(&session.request) {
+                    r.status = RefreshStatus::Running {
+                        session: session.id,
+                    };
+                    r.previous = generation;
+                    r.results.clear();
+                    r.attempts = r.attempts.saturating_add(1);
+                }
+                self.refresh_sessions.insert(session.id, session);
+            }
+            Plan::RefreshDone {
+                request,
+                index,
+                done,
+            } => {
+                let mut switch = None;
+                if let Some(r) = self.refreshes.get_mut(&request) {
+                    r.results.insert(index);
+                    if let (true, RefreshStatus::Running { session }) = (done, &r.status) {
+                        switch = Some((r.key, *session));
+                        r.status = RefreshStatus::Done { session: *session };
+                    }
+                }
+                if let Some((key, session)) = switch {
+                    if let Some(k) = self.keys.get_mut(&key) {
+                        k.generation = Some(session);
+                    }
+                }
+            }
+            Plan::AbortRefresh {
+                session,
+                request,
+                reason,
+            } => {
+                if let Some(s) = self.refresh_sessions.get_mut(&session) {
+                    s.aborted = Some(reason);
+                }
+                if let Some(r) = self.refreshes.get_mut(&request) {
+                    r.status = RefreshStatus::Pending;
+                    r.results.clear();
+                }
+            }
+            Plan::FailRefresh { request, reason } => {
+                let running = match self.refreshes.get(&request).map(|r| &r.status) {
+                    Some(RefreshStatus::Running { session }) => Some(*session),
+                    _ => None,
+                };
+                if let Some(s) = running.and_then(|s| self.refresh_sessions.get_mut(&s)) {
+                    s.aborted.get_or_insert_with(|| reason.clone());
+                }
+                if let Some(r) = self.refreshes.get_mut(&request) {
+                    r.status = RefreshStatus::Failed { reason };
+                }
+            }
             Plan::Gov(g) => self.exec_gov(g),
         }
     }
@@ -1617,9 +2125,29 @@ fn ledger_only(action: &Action) -> bool {
             | Action::StartKeygen { .. }
             | Action::StartPresign { .. }
             | Action::StartSign { .. }
+            | Action::StartSchnorrSign { .. }
+            | Action::StartRefresh { .. }
             | Action::AbortSession { .. }
             | Action::ExpireRequest { .. }
     )
+}
+
+/// `threshold` distinct, sorted operator indices of `ring`.
+fn check_signers(ring: &Keyring, signers: &[u16]) -> Result<(), Rejection> {
+    if signers.len() != usize::from(ring.threshold)
+        || !signers.windows(2).all(|w| matches!(w, [a, b] if a < b))
+        || signers.iter().any(|i| *i >= ring.n())
+    {
+        return Err(malformed(
+            "signers",
+            format!(
+                "need {} distinct sorted indices below {}",
+                ring.threshold,
+                ring.n()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn malformed(field: &'static str, reason: impl Into<String>) -> Rejection {
@@ -1710,6 +2238,29 @@ pub fn signing_key(
     }
     k256::ecdsa::VerifyingKey::from_affine(point.to_affine())
         .map_err(|e| malformed("public_key", e.to_string()))
+}
+
+/// Checks a Schnorr signature posted as two halves (see [`Action::SignatureDone`]) with the key
+/// type's own verifier: strict RFC 8032 for Ed25519, BIP340 for the x-only output key.
+fn verify_schnorr(
+    key_type: &str,
+    public_key_hex: &str,
+    message: &[u8],
+    (r, s, recovery_id): (Hash32, Hash32, u8),
+) -> Result<(), Rejection> {
+    let kt = tessera_schnorr::KeyType::from_name(key_type)
+        .ok_or_else(|| Rejection::UnsupportedKeyType(key_type.to_string()))?;
+    if recovery_id != 0 {
+        return Err(Rejection::InvalidSignature(
+            "a Schnorr signature has no recovery id (must be 0)".into(),
+        ));
+    }
+    let pk = hex::decode(public_key_hex).map_err(|e| malformed("public_key", e.to_string()))?;
+    let mut sig = [0u8; 64];
+    sig[..32].copy_from_slice(&r.0);
+    sig[32..].copy_from_slice(&s.0);
+    kt.verify(&pk, message, &sig)
+        .map_err(|e| Rejection::InvalidSignature(e.to_string()))
 }
 
 /// Checks a final signature: valid for `digest` under the (tweaked) key, low-s, and its

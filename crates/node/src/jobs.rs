@@ -608,3 +608,214 @@ pub fn sign(
     pool_gauge(ctx, &job.key);
     posted
 }
+
+/// What a FROST signing session needs from the ledger entries.
+#[derive(Debug, Clone)]
+pub struct SchnorrSignJob {
+    pub request: Hash32,
+    pub key: Hash32,
+    pub key_type: String,
+    /// The `StartSchnorrSign` command id: the session id.
+    pub session: Hash32,
+    pub message: Vec<u8>,
+    /// The key's share generation in force when the session started (see [`share_name`]).
+    pub generation: Option<Hash32>,
+}
+
+/// The sealed store's name for a key's share of `generation`: the key id for the share key
+/// generation made, `KEY/SESSION` for the share a refresh session made. A refresh writes its
+/// share under a new name and the old one is deleted only once the ledger switched the key to
+/// the new generation, so a refresh that fails half-way leaves every operator with a share of
+/// the same generation.
+pub fn share_name(key: &Hash32, generation: Option<Hash32>) -> String {
+    match generation {
+        None => key.to_string(),
+        Some(g) => format!("{key}/{g}"),
+    }
+}
+
+fn load_schnorr_share<C: tessera_schnorr::Suite>(
+    ctx: &Ctx,
+    key: &Hash32,
+    generation: Option<Hash32>,
+) -> Result<tessera_schnorr::KeyShare<C>, JobError> {
+    let name = share_name(key, generation);
+    let bytes = ctx
+        .store
+        .get(Table::KeyShares, &name)?
+        .ok_or_else(|| JobError::Local(format!("no share {name}")))?;
+    tessera_schnorr::KeyShare::<C>::from_bytes(&bytes)
+        .map_err(|e| JobError::Local(format!("share {name}: {e}")))
+}
+
+/// FROST signing (`tessera-schnorr`, two broadcast rounds inside the echo broadcast) among
+/// `signers`, for a Schnorr key's request. Nothing is written: FROST's nonces are made in round
+/// 1 and consumed in round 2 in memory, so a node that restarts mid-session cannot reuse one —
+/// it joins the session again with fresh nonces or the ledger aborts it and starts another.
+pub fn schnorr_sign(
+    ctx: &Ctx,
+    job: &SchnorrSignJob,
+    keyring: &Keyring,
+    signers: &[u16],
+    me: u16,
+) -> Result<(), JobError> {
+    match tessera_schnorr::KeyType::from_name(&job.key_type) {
+        Some(tessera_schnorr::KeyType::Ed25519) => {
+            schnorr_sign_with::<tessera_schnorr::Ed25519>(ctx, job, keyring, signers, me)
+        }
+        Some(tessera_schnorr::KeyType::Bip340) => {
+            schnorr_sign_with::<tessera_schnorr::Bip340>(ctx, job, keyring, signers, me)
+        }
+        None => Err(JobError::Local(format!(
+            "key type {:?} is not a Schnorr key type",
+            job.key_type
+        ))),
+    }
+}
+
+fn schnorr_sign_with<C: tessera_schnorr::Suite>(
+    ctx: &Ctx,
+    job: &SchnorrSignJob,
+    keyring: &Keyring,
+    signers: &[u16],
+    me: u16,
+) -> Result<(), JobError> {
+    let roster = roster(keyring, me, signers)?;
+    let share = load_schnorr_share::<C>(ctx, &job.key, job.generation)?;
+    let parties: Vec<PartyIndex> = signers.iter().map(|&i| PartyIndex(i)).collect();
+    let sid = SessionId(job.session.0);
+    let spec = Spec {
+        protocol: "schnorr-sign",
+        session: job.session,
+        sid,
+        roster: &roster,
+        journal: false,
+    };
+    guarded(
+        ctx,
+        spec,
+        |net| {
+            let mut rng = fresh_rng();
+            let inner = tessera_schnorr::Sign::<C>::new(
+                sid,
+                &share,
+                parties,
+                job.message.clone(),
+                &mut rng,
+            )
+            .map_err(SessionError::from)?;
+            let machine = Echo::new(inner, sid).map_err(SessionError::from)?;
+            Ok(net.run(machine, &mut rng)?)
+        },
+        |sig| {
+            let (r, s) = sig.0.split_at(32);
+            let half = |b: &[u8]| {
+                let mut h = [0u8; 32];
+                h.copy_from_slice(b);
+                Hash32(h)
+            };
+            Action::SignatureDone {
+                request: job.request,
+                r: half(r),
+                s: half(s),
+                recovery_id: 0,
+            }
+        },
+    )
+    .map(|_| tracing::debug!(request = %job.request, "schnorr signature posted"))
+}
+
+/// What a refresh session needs from the ledger entries.
+#[derive(Debug, Clone)]
+pub struct RefreshJob {
+    pub request: Hash32,
+    pub key: Hash32,
+    pub key_type: String,
+    /// The `StartRefresh` command id: the session id, and the new shares' generation.
+    pub session: Hash32,
+    /// The generation the refresh replaces.
+    pub previous: Option<Hash32>,
+}
+
+/// FROST share refresh among all operators of `keyring` (`Dkg::refresh` inside the echo
+/// broadcast). The new share is stored under the session's generation before `RefreshDone` is
+/// posted; the old one stays until the ledger switches the key (see [`share_name`]).
+pub fn refresh(ctx: &Ctx, job: &RefreshJob, keyring: &Keyring, me: u16) -> Result<(), JobError> {
+    match tessera_schnorr::KeyType::from_name(&job.key_type) {
+        Some(tessera_schnorr::KeyType::Ed25519) => {
+            refresh_with::<tessera_schnorr::Ed25519>(ctx, job, keyring, me)
+        }
+        Some(tessera_schnorr::KeyType::Bip340) => {
+            refresh_with::<tessera_schnorr::Bip340>(ctx, job, keyring, me)
+        }
+        None => Err(JobError::Local(format!(
+            "key type {:?} is not refreshed by the network",
+            job.key_type
+        ))),
+    }
+}
+
+fn refresh_with<C: tessera_schnorr::Suite>(
+    ctx: &Ctx,
+    job: &RefreshJob,
+    keyring: &Keyring,
+    me: u16,
+) -> Result<(), JobError> {
+    let members: Vec<u16> = (0..keyring.n()).collect();
+    let roster = roster(keyring, me, &members)?;
+    let sid = SessionId(job.session.0);
+    let spec = Spec {
+        protocol: "refresh",
+        session: job.session,
+        sid,
+        roster: &roster,
+        journal: true,
+    };
+    guarded(
+        ctx,
+        spec,
+        |net| {
+            let share = load_schnorr_share::<C>(ctx, &job.key, job.previous)?;
+            let mut rng = fresh_rng();
+            let inner = tessera_schnorr::Dkg::<C>::refresh(sid, share, &mut rng)
+                .map_err(SessionError::from)?;
+            let machine = Echo::new(inner, sid).map_err(SessionError::from)?;
+            let fresh = net.run(machine, &mut rng)?;
+            let bytes = fresh
+                .to_bytes()
+                .map_err(|e| JobError::Local(e.to_string()))?;
+            ctx.store.put(
+                Table::KeyShares,
+                &share_name(&job.key, Some(job.session)),
+                &bytes,
+            )?;
+            fresh
+                .public_key_bytes()
+                .map_err(|e| JobError::Local(e.to_string()))
+        },
+        |public_key| Action::RefreshDone {
+            request: job.request,
+            public_key: hex::encode(public_key),
+        },
+    )
+    .map(drop)
+}
+
+/// Deletes a share that is not (or no longer) the key's generation in force: the share a
+/// finished refresh replaced, or one from a refresh session that was aborted.
+pub fn discard_share(
+    ctx: &Ctx,
+    key: &Hash32,
+    generation: Option<Hash32>,
+    in_force: Option<Hash32>,
+) {
+    if generation == in_force {
+        return;
+    }
+    let name = share_name(key, generation);
+    match ctx.store.delete(Table::KeyShares, &name) {
+        Ok(true) => tracing::info!(share = %name, "old key share deleted"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(share = %name, error = %e, "could not delete an old key share"),
+    }
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tessera_identity::{Identity, IdentityKey};
 use tessera_ledger::command::{Action, Entry, Hash32};
-use tessera_ledger::state::{KeyStatus, Rejection, SignatureStatus, State};
+use tessera_ledger::state::{KeyStatus, RefreshStatus, Rejection, SignatureStatus, State};
 use tessera_ledger::Client;
 use tessera_store::Store;
 use tessera_transport::{Inbound, Transport, TransportConfig};
@@ -16,7 +16,9 @@ use tessera_transport::{Inbound, Transport, TransportConfig};
 use crate::attestation::{BackendEvidence, LogAdmission};
 
 use crate::config::{AttestationConfig, NodeConfig};
-use crate::jobs::{self, now_ms, now_secs, Ctx, PaillierSource, SignJob};
+use crate::jobs::{
+    self, now_ms, now_secs, Ctx, PaillierSource, RefreshJob, SchnorrSignJob, SignJob,
+};
 use crate::metrics::Metrics;
 use crate::router::{Limits, Routed, Router};
 use crate::session::{Frame, Net};
@@ -513,8 +515,115 @@ fn dispatch(ctx: &Arc<Ctx>, state: &RwLock<State>, e: &Entry, catching_up: bool)
                 }
             });
         }
+        Action::StartSchnorrSign { request, signers } => {
+            let session = e.command.id();
+            let Some(req) = st.signature_request(request) else {
+                return;
+            };
+            let Some(message) = req.message.clone() else {
+                return;
+            };
+            let Some((key_type, generation)) =
+                st.key(&req.key).map(|k| (k.key_type.clone(), k.generation))
+            else {
+                return;
+            };
+            let Some(keyring) = st.key_keyring(&req.key).cloned() else {
+                return;
+            };
+            let Some(idx) = keyring.operator_index(&me) else {
+                return;
+            };
+            if !signers.contains(&idx) {
+                return;
+            }
+            let still_open = matches!(req.status, SignatureStatus::Signing { presign: q } if q == session)
+                && !req.shares.contains_key(&idx);
+            if catching_up && !still_open {
+                return;
+            }
+            let job = SchnorrSignJob {
+                request: *request,
+                key: req.key,
+                key_type,
+                session,
+                message,
+                generation,
+            };
+            let (c, signers) = (ctx.clone(), signers.clone());
+            drop(st);
+            tracing::debug!(request = %job.request, "schnorr signing job starts");
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = jobs::schnorr_sign(&c, &job, &keyring, &signers, idx) {
+                    tracing::warn!(request = %job.request, error = %e, "schnorr signing failed");
+                }
+            });
+        }
+        Action::StartRefresh { request } => {
+            let session = e.command.id();
+            let Some(r) = st.refresh(request) else {
+                return;
+            };
+            let Some(key_type) = st.key(&r.key).map(|k| k.key_type.clone()) else {
+                return;
+            };
+            let Some(keyring) = st.key_keyring(&r.key).cloned() else {
+                return;
+            };
+            let Some(idx) = keyring.operator_index(&me) else {
+                return;
+            };
+            let open = matches!(r.status, RefreshStatus::Running { session: s } if s == session)
+                && !r.results.contains(&idx);
+            if catching_up && !open {
+                return;
+            }
+            let job = RefreshJob {
+                request: *request,
+                key: r.key,
+                key_type,
+                session,
+                previous: r.previous,
+            };
+            let c = ctx.clone();
+            drop(st);
+            jobs::background("refresh", move || {
+                if let Err(e) = jobs::refresh(&c, &job, &keyring, idx) {
+                    tracing::warn!(request = %job.request, error = %e, "refresh failed");
+                }
+            });
+        }
+        Action::RefreshDone { request, .. } => {
+            // Once the ledger switched the key to the new shares, the old share goes.
+            let Some(r) = st.refresh(request) else {
+                return;
+            };
+            if let RefreshStatus::Done { .. } = r.status {
+                let in_force = st.key(&r.key).and_then(|k| k.generation);
+                if st
+                    .key_keyring(&r.key)
+                    .and_then(|k| k.operator_index(&me))
+                    .is_some()
+                {
+                    jobs::discard_share(ctx, &r.key, r.previous, in_force);
+                }
+            }
+        }
         Action::AbortSession { session, reason } => {
             tracing::info!(%session, reason, "ledger aborted a session");
+            // A refresh that did not finish: its new shares are never used.
+            let refresh_sessions: Vec<(Hash32, Hash32)> = match st.refresh_session(session) {
+                Some(s) => vec![(s.key, s.id)],
+                None => st
+                    .refresh_sessions_of(session)
+                    .iter()
+                    .map(|s| (s.key, s.id))
+                    .collect(),
+            };
+            for (key, generation) in refresh_sessions {
+                let in_force = st.key(&key).and_then(|k| k.generation);
+                jobs::discard_share(ctx, &key, Some(generation), in_force);
+            }
             ctx.router.close(&tessera_core::SessionId(session.0));
             ctx.router
                 .close(&tessera_core::SessionId(session.0).derive(b"sign"));

@@ -311,3 +311,134 @@ fn schnorr_keys_get_no_presign_pool() {
     assert!(!presign_starts(&a).is_empty());
     assert!(net.state.presigns_for_key(&key).len() >= 2);
 }
+
+/// An active `eddsa-ed25519` key (the Ed25519 base point as its public key).
+fn active_ed25519_key(net: &mut Net) -> Hash32 {
+    let key = net.ok(
+        Who::Owner,
+        Action::RequestKey {
+            keyring_id: "ring".into(),
+            key_type: "eddsa-ed25519".into(),
+        },
+    );
+    net.ok(Who::Ledger, Action::StartKeygen { request: key });
+    for op in 0..net.n() {
+        net.ok(
+            Who::Op(op),
+            Action::KeyGenerated {
+                request: key,
+                public_key: "58".to_string() + &"66".repeat(31),
+                chain_code: Hash32::ZERO,
+            },
+        );
+    }
+    key
+}
+
+fn schnorr_starts(actions: &[Action]) -> Vec<Vec<u16>> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::StartSchnorrSign { signers, .. } => Some(signers.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn schnorr_requests_start_frost_with_live_signers_and_retry_with_others() {
+    let mut net = Net::new(4, 2);
+    let key = active_ed25519_key(&mut net);
+    let req = net.ok(
+        Who::Owner,
+        Action::RequestSchnorrSignature {
+            key,
+            message: crate::command::HexBytes(b"hello".to_vec()),
+            note: None,
+        },
+    );
+    // Too few live operators: the request waits.
+    let a = step(&mut net, &[3], 1_000, &cfg(2));
+    assert!(schnorr_starts(&a).is_empty(), "{a:?}");
+    assert_eq!(
+        net.state.signature_request(&req).map(|r| r.status.label()),
+        Some("pending")
+    );
+    // Signers are `threshold` live operators; no presign session is started for the key.
+    let a = step(&mut net, &[1, 2, 3], 1_000, &cfg(2));
+    assert_eq!(schnorr_starts(&a), vec![vec![1, 2]], "{a:?}");
+    assert!(presign_starts(&a).is_empty());
+    let Some(SignatureStatus::Signing { presign: first }) =
+        net.state.signature_request(&req).map(|r| r.status.clone())
+    else {
+        panic!("not signing");
+    };
+    // Nothing more while it runs.
+    assert!(step(&mut net, &[1, 2, 3], 2_000, &cfg(2)).is_empty());
+    // Operator 2 blames 1: the session is aborted, and the retry leaves operator 1 out.
+    net.ok(
+        Who::Op(2),
+        Action::SessionFailed {
+            session: first,
+            blamed: vec![1],
+            check: "[FS2.2]".into(),
+        },
+    );
+    let a = step(&mut net, &[0, 1, 2, 3], 2_500, &cfg(2));
+    assert!(
+        a.contains(&Action::AbortSession {
+            session: first,
+            reason: "operator 2 reported [FS2.2] blaming [1]".into()
+        }),
+        "{a:?}"
+    );
+    let a = step(&mut net, &[0, 1, 2, 3], 2_600, &cfg(2));
+    let starts = schnorr_starts(&a);
+    assert_eq!(starts.len(), 1, "{a:?}");
+    assert!(!starts[0].contains(&1), "{starts:?}");
+    // A signing that outlives the sign timeout is aborted too; after max_attempts (2) the
+    // request fails.
+    let a = step(&mut net, &[0, 1, 2, 3], 10_000, &cfg(2));
+    assert!(
+        matches!(a.as_slice(), [Action::AbortSession { .. }]),
+        "{a:?}"
+    );
+    let a = step(&mut net, &[0, 1, 2, 3], 10_100, &cfg(2));
+    assert!(
+        matches!(a.as_slice(), [Action::AbortSession { session, .. }] if *session == req),
+        "{a:?}"
+    );
+    assert_eq!(
+        net.state.signature_request(&req).map(|r| r.status.label()),
+        Some("failed")
+    );
+}
+
+#[test]
+fn refreshes_start_when_every_operator_is_live_and_time_out() {
+    let mut net = Net::new(3, 2);
+    let key = active_ed25519_key(&mut net);
+    let req = net.ok(Who::Owner, Action::RequestRefresh { key });
+    assert!(step(&mut net, &[0, 1], 1_000, &cfg(2)).is_empty());
+    let a = step(&mut net, &[0, 1, 2], 1_000, &cfg(2));
+    assert_eq!(a, vec![Action::StartRefresh { request: req }]);
+    assert!(step(&mut net, &[0, 1, 2], 2_000, &cfg(2)).is_empty());
+    // Past the keygen timeout: aborted and started again; after max_attempts it fails.
+    let a = step(&mut net, &[0, 1, 2], 20_000, &cfg(2));
+    assert!(
+        matches!(a.as_slice(), [Action::AbortSession { .. }]),
+        "{a:?}"
+    );
+    let a = step(&mut net, &[0, 1, 2], 20_000, &cfg(2));
+    assert_eq!(a, vec![Action::StartRefresh { request: req }]);
+    step(&mut net, &[0, 1, 2], 40_000, &cfg(2));
+    let a = step(&mut net, &[0, 1, 2], 40_000, &cfg(2));
+    assert!(
+        matches!(a.as_slice(), [Action::AbortSession { session, .. }] if *session == req),
+        "{a:?}"
+    );
+    assert!(matches!(
+        net.state.refresh(&req).map(|r| &r.status),
+        Some(crate::state::RefreshStatus::Failed { .. })
+    ));
+}

@@ -4,7 +4,7 @@ use k256::ecdsa::SigningKey;
 
 use super::*;
 use crate::command::{
-    Command, Entry, Hash32, Operator, SignedCommand, KEY_TYPE_EDDSA_ED25519,
+    Command, Entry, Hash32, HexBytes, Operator, SignedCommand, KEY_TYPE_EDDSA_ED25519,
     KEY_TYPE_SCHNORR_BIP340,
 };
 use crate::testkit::*;
@@ -950,4 +950,380 @@ fn schnorr_keys_need_a_threshold_of_two() {
             key_type: KEY_TYPE_ECDSA_SECP256K1.into(),
         },
     );
+}
+
+/// One Schnorr key of a type, standing in for a FROST group: the ledger checks only the
+/// finished signature against the key, so a single signer makes the same signatures.
+enum SchnorrSigner {
+    Ed25519(ed25519_dalek::SigningKey),
+    Bip340(k256::schnorr::SigningKey),
+}
+
+impl SchnorrSigner {
+    fn new(key_type: &str) -> SchnorrSigner {
+        match key_type {
+            KEY_TYPE_EDDSA_ED25519 => {
+                SchnorrSigner::Ed25519(ed25519_dalek::SigningKey::from_bytes(&[0x31; 32]))
+            }
+            _ => SchnorrSigner::Bip340(
+                k256::schnorr::SigningKey::from_bytes(&[0x32; 32]).expect("a valid scalar"),
+            ),
+        }
+    }
+
+    fn public_hex(&self) -> String {
+        match self {
+            SchnorrSigner::Ed25519(k) => hex::encode(k.verifying_key().as_bytes()),
+            SchnorrSigner::Bip340(k) => hex::encode(k.verifying_key().to_bytes()),
+        }
+    }
+
+    /// A message the key type accepts: any bytes for Ed25519, a 32-byte sighash for BIP340.
+    fn message(&self, tag: u8) -> Vec<u8> {
+        match self {
+            SchnorrSigner::Ed25519(_) => format!("a solana message {tag}").into_bytes(),
+            SchnorrSigner::Bip340(_) => vec![tag; 32],
+        }
+    }
+
+    /// The signature as `SignatureDone` carries it: two halves, recovery id 0.
+    fn sign(&self, message: &[u8]) -> (Hash32, Hash32, u8) {
+        let bytes: [u8; 64] = match self {
+            SchnorrSigner::Ed25519(k) => {
+                use ed25519_dalek::Signer;
+                k.sign(message).to_bytes()
+            }
+            SchnorrSigner::Bip340(k) => k
+                .sign_raw(message, &[0x33; 32])
+                .expect("BIP340 signing")
+                .to_bytes(),
+        };
+        let (r, s) = bytes.split_at(32);
+        (
+            Hash32(r.try_into().expect("32")),
+            Hash32(s.try_into().expect("32")),
+            0,
+        )
+    }
+}
+
+/// An active Schnorr key of `key_type` whose public key is `signer`'s.
+fn active_schnorr_key(net: &mut Net, key_type: &str, signer: &SchnorrSigner) -> Hash32 {
+    let key = generating(net, key_type);
+    for i in 0..net.n() {
+        net.ok(Who::Op(i), schnorr_generated(key, &signer.public_hex()));
+    }
+    key
+}
+
+fn schnorr_request(key: Hash32, message: &[u8]) -> Action {
+    Action::RequestSchnorrSignature {
+        key,
+        message: HexBytes(message.to_vec()),
+        note: None,
+    }
+}
+
+#[test]
+fn schnorr_requests_are_signed_by_a_frost_session_and_checked_with_the_key_types_verifier() {
+    for key_type in [KEY_TYPE_EDDSA_ED25519, KEY_TYPE_SCHNORR_BIP340] {
+        let mut net = Net::new(3, 2);
+        let signer = SchnorrSigner::new(key_type);
+        let key = active_schnorr_key(&mut net, key_type, &signer);
+        let message = signer.message(1);
+
+        // Only an owner asks; the message must suit the key type.
+        assert!(matches!(
+            net.rejected(Who::Op(0), schnorr_request(key, &message)),
+            Rejection::NotOwner { .. }
+        ));
+        let too_long = vec![0u8; MAX_MESSAGE + 1];
+        assert!(matches!(
+            net.rejected(Who::Owner, schnorr_request(key, &too_long)),
+            Rejection::Malformed {
+                field: "message",
+                ..
+            }
+        ));
+        if key_type == KEY_TYPE_SCHNORR_BIP340 {
+            let e = net.rejected(Who::Owner, schnorr_request(key, &[7; 31]));
+            assert!(
+                matches!(
+                    e,
+                    Rejection::Malformed {
+                        field: "message",
+                        ..
+                    }
+                ),
+                "{e}"
+            );
+        }
+        let req = net.ok(Who::Owner, schnorr_request(key, &message));
+        let r = net.state.signature_request(&req).cloned().expect("request");
+        assert_eq!(r.message.as_deref(), Some(message.as_slice()));
+        assert_eq!(r.digest, Hash32::sha256(&message));
+
+        // Only the ledger starts it, with `threshold` sorted signers of the keyring.
+        let start = |signers: Vec<u16>| Action::StartSchnorrSign {
+            request: req,
+            signers,
+        };
+        assert!(matches!(
+            net.rejected(Who::Owner, start(vec![0, 1])),
+            Rejection::NotLedger { .. }
+        ));
+        for bad in [vec![0], vec![1, 0], vec![0, 3], vec![0, 1, 2]] {
+            assert!(
+                matches!(
+                    net.rejected(Who::Ledger, start(bad.clone())),
+                    Rejection::Malformed {
+                        field: "signers",
+                        ..
+                    }
+                ),
+                "{bad:?}"
+            );
+        }
+        let session = net.ok(Who::Ledger, start(vec![0, 2]));
+        let s = net.state.presign(&session).cloned().expect("session");
+        assert!(s.frost && s.assigned == Some(req) && !s.is_unassigned());
+        assert_eq!(
+            net.state.signature_request(&req).map(|r| r.status.clone()),
+            Some(SignatureStatus::Signing { presign: session })
+        );
+        // Started once per attempt.
+        assert!(matches!(
+            net.rejected(Who::Ledger, start(vec![0, 1])),
+            Rejection::WrongState { .. }
+        ));
+        // A FROST session is not a presignature: StartSign cannot take it.
+        let ecdsa = net.active_key();
+        let other = net.request_signature(ecdsa, Hash32([3; 32]), None);
+        assert!(matches!(
+            net.rejected(
+                Who::Ledger,
+                Action::StartSign {
+                    request: other,
+                    presign: session
+                }
+            ),
+            Rejection::PresignWrongKey { .. }
+        ));
+
+        let sig = signer.sign(&message);
+        // Operator 1 is not a signer of this session.
+        assert!(matches!(
+            net.rejected(Who::Op(1), done(req, sig)),
+            Rejection::NotSessionMember { .. }
+        ));
+        // A signature over another message, a flipped bit, or a recovery id: refused.
+        let wrong = signer.sign(&signer.message(2));
+        let mut flipped = sig;
+        flipped.1 .0[31] ^= 1;
+        for bad in [wrong, flipped, (sig.0, sig.1, 1)] {
+            let e = net.rejected(Who::Op(0), done(req, bad));
+            assert!(
+                matches!(e, Rejection::InvalidSignature(_)),
+                "{key_type}: {e}"
+            );
+        }
+        net.ok(Who::Op(0), done(req, sig));
+        net.ok(Who::Op(2), done(req, sig));
+        assert_eq!(
+            net.state.signature_request(&req).map(|r| r.status.clone()),
+            Some(SignatureStatus::Done {
+                r: sig.0,
+                s: sig.1,
+                recovery_id: 0,
+                signers: vec![0, 2]
+            })
+        );
+    }
+}
+
+#[test]
+fn schnorr_and_ecdsa_requests_use_their_own_commands() {
+    let mut net = Net::new(3, 2);
+    let signer = SchnorrSigner::new(KEY_TYPE_EDDSA_ED25519);
+    let key = active_schnorr_key(&mut net, KEY_TYPE_EDDSA_ED25519, &signer);
+    // An ECDSA key signs digests from presignatures, never whole messages with FROST.
+    let ecdsa = net.active_key();
+    let e = net.rejected(Who::Owner, schnorr_request(ecdsa, b"hello"));
+    assert!(matches!(e, Rejection::UnsupportedKeyType(_)), "{e}");
+    let ecdsa_req = net.request_signature(ecdsa, Hash32([4; 32]), None);
+    assert!(matches!(
+        net.rejected(
+            Who::Ledger,
+            Action::StartSchnorrSign {
+                request: ecdsa_req,
+                signers: vec![0, 1]
+            }
+        ),
+        Rejection::Malformed {
+            field: "request",
+            ..
+        }
+    ));
+    // A Schnorr request on a key that is not active yet is refused.
+    let pending = generating(&mut net, KEY_TYPE_EDDSA_ED25519);
+    assert!(matches!(
+        net.rejected(Who::Owner, schnorr_request(pending, b"hello")),
+        Rejection::WrongState { .. }
+    ));
+    // The Schnorr request itself is fine.
+    net.ok(Who::Owner, schnorr_request(key, b"hello"));
+}
+
+#[test]
+fn an_aborted_frost_session_returns_its_request_for_another_attempt() {
+    let mut net = Net::new(3, 2);
+    let signer = SchnorrSigner::new(KEY_TYPE_SCHNORR_BIP340);
+    let key = active_schnorr_key(&mut net, KEY_TYPE_SCHNORR_BIP340, &signer);
+    let message = signer.message(9);
+    let req = net.ok(Who::Owner, schnorr_request(key, &message));
+    let first = net.ok(
+        Who::Ledger,
+        Action::StartSchnorrSign {
+            request: req,
+            signers: vec![0, 1],
+        },
+    );
+    // Operator 0 blames 1; the ledger aborts the session.
+    net.ok(
+        Who::Op(0),
+        Action::SessionFailed {
+            session: first,
+            blamed: vec![1],
+            check: "[FS2.2]".into(),
+        },
+    );
+    net.ok(
+        Who::Ledger,
+        Action::AbortSession {
+            session: first,
+            reason: "blame".into(),
+        },
+    );
+    let r = net.state.signature_request(&req).cloned().expect("request");
+    assert_eq!(r.status, SignatureStatus::Pending);
+    assert_eq!(r.attempts, 1);
+    // One accuser of the one other member: operator 1 is excluded from the key's sessions.
+    assert!(net.state.excluded_operators(&key).contains(&1));
+    // A share posted for the aborted attempt is refused; the next attempt signs.
+    let sig = signer.sign(&message);
+    assert!(matches!(
+        net.rejected(Who::Op(0), done(req, sig)),
+        Rejection::WrongState { .. }
+    ));
+    net.ok(
+        Who::Ledger,
+        Action::StartSchnorrSign {
+            request: req,
+            signers: vec![0, 2],
+        },
+    );
+    net.ok(Who::Op(0), done(req, sig));
+    net.ok(Who::Op(2), done(req, sig));
+    let r = net.state.signature_request(&req).cloned().expect("request");
+    assert!(matches!(r.status, SignatureStatus::Done { .. }));
+    assert_eq!(r.attempts, 2);
+}
+
+#[test]
+fn a_refresh_switches_the_key_to_new_shares_only_when_every_operator_has_one() {
+    let mut net = Net::new(3, 2);
+    let signer = SchnorrSigner::new(KEY_TYPE_EDDSA_ED25519);
+    let key = active_schnorr_key(&mut net, KEY_TYPE_EDDSA_ED25519, &signer);
+    let pk = signer.public_hex();
+    // Owners only; ECDSA keys are not refreshed by the network.
+    assert!(matches!(
+        net.rejected(Who::Op(0), Action::RequestRefresh { key }),
+        Rejection::NotOwner { .. }
+    ));
+    let ecdsa = net.active_key();
+    assert!(matches!(
+        net.rejected(Who::Owner, Action::RequestRefresh { key: ecdsa }),
+        Rejection::UnsupportedKeyType(_)
+    ));
+    let req = net.ok(Who::Owner, Action::RequestRefresh { key });
+    // One refresh of a key at a time.
+    assert!(matches!(
+        net.rejected(Who::Owner, Action::RequestRefresh { key }),
+        Rejection::WrongState { .. }
+    ));
+    assert!(matches!(
+        net.rejected(Who::Owner, Action::StartRefresh { request: req }),
+        Rejection::NotLedger { .. }
+    ));
+    let done = |public_key: &str| Action::RefreshDone {
+        request: req,
+        public_key: public_key.into(),
+    };
+    // Not running yet.
+    assert!(matches!(
+        net.rejected(Who::Op(0), done(&pk)),
+        Rejection::WrongState { .. }
+    ));
+    let first = net.ok(Who::Ledger, Action::StartRefresh { request: req });
+    net.ok(Who::Op(0), done(&pk));
+    assert!(matches!(
+        net.rejected(Who::Op(0), done(&pk)),
+        Rejection::Duplicate { .. }
+    ));
+    // A refresh keeps the key: a result for another key is refused.
+    let other = hex::encode(id(7).public().as_bytes());
+    assert!(matches!(
+        net.rejected(Who::Op(1), done(&other)),
+        Rejection::Malformed {
+            field: "public_key",
+            ..
+        }
+    ));
+    // Aborted half-way: the key keeps its old shares, the request goes back to pending.
+    net.ok(
+        Who::Ledger,
+        Action::AbortSession {
+            session: first,
+            reason: "timed out".into(),
+        },
+    );
+    assert_eq!(net.state.key(&key).and_then(|k| k.generation), None);
+    assert_eq!(
+        net.state.refresh(&req).map(|r| r.status.clone()),
+        Some(RefreshStatus::Pending)
+    );
+    let second = net.ok(Who::Ledger, Action::StartRefresh { request: req });
+    net.ok(Who::Op(0), done(&pk));
+    net.ok(Who::Op(1), done(&pk));
+    assert_eq!(net.state.key(&key).and_then(|k| k.generation), None);
+    net.ok(Who::Op(2), done(&pk));
+    let r = net.state.refresh(&req).cloned().expect("refresh");
+    assert_eq!(r.status, RefreshStatus::Done { session: second });
+    assert_eq!(r.attempts, 2);
+    assert_eq!(r.previous, None);
+    assert_eq!(net.state.key(&key).and_then(|k| k.generation), Some(second));
+    // The key stays active with the same public key, and another refresh may follow.
+    assert!(matches!(
+        net.state.key(&key).map(|k| &k.status),
+        Some(KeyStatus::Active { public_key, .. }) if *public_key == pk
+    ));
+    let again = net.ok(Who::Owner, Action::RequestRefresh { key });
+    net.ok(Who::Ledger, Action::StartRefresh { request: again });
+    assert_eq!(
+        net.state.refresh(&again).and_then(|r| r.previous),
+        Some(second)
+    );
+    // Giving up on a refresh (its request id) fails it; the key is unchanged.
+    net.ok(
+        Who::Ledger,
+        Action::AbortSession {
+            session: again,
+            reason: "gave up".into(),
+        },
+    );
+    assert!(matches!(
+        net.state.refresh(&again).map(|r| &r.status),
+        Some(RefreshStatus::Failed { .. })
+    ));
+    assert_eq!(net.state.key(&key).and_then(|k| k.generation), Some(second));
 }
