@@ -648,11 +648,25 @@ fn router(inner: Arc<Inner>) -> Router {
         .route("/v1/registry", get(registry))
         .route("/v1/keys/{id}", get(key))
         .route("/v1/heartbeats", post(heartbeat))
-        .route("/v1/operators", get(operators));
+        .route("/v1/operators", get(operators))
+        .route("/v1/openapi.json", get(openapi));
     #[cfg(feature = "malicious")]
     let app = app.route("/v1/unchecked", post(unchecked));
     app.layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(inner)
+}
+
+/// The OpenAPI document of this API (`crates/ledger/openapi.json`), compiled in so that the
+/// binary always serves the description of the routes it has. `tests/openapi.rs` checks the
+/// two agree.
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
+
+/// `GET /v1/openapi.json`: [`OPENAPI_JSON`] as is.
+async fn openapi() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI_JSON,
+    )
 }
 
 /// An error response: `{ "error": message }` with a status.
