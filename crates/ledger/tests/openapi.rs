@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use tessera_identity::{Identity, Signature};
-use tessera_ledger::api::{Evidence, Heartbeat, RefreshView};
+use tessera_ledger::api::{ApprovalView, Evidence, Heartbeat, RefreshView, SignatureView};
 use tessera_ledger::server::now_ms;
 use tessera_ledger::{
     Action, Command, GenesisFile, Hash32, HexBytes, InsecureAcceptAll, KeyringSpec, Ledger,
@@ -908,6 +908,41 @@ fn every_action_variant_matches_the_document() {
     });
     let r = serde_json::to_value(&refresh).unwrap();
     assert!(v.validate(&v.schema("RequestView"), &r).is_ok(), "{r}");
+    // Nor a finished Schnorr signature on a governed key: the fields only such a request has
+    // (`message`, `signature`, `approval`), checked offline too.
+    let schnorr = RequestView::Signature(SignatureView {
+        request_id: Hash32([1; 32]),
+        key: Hash32([2; 32]),
+        key_type: "schnorr-bip340".into(),
+        public_key: Some("33".repeat(32)),
+        digest: Hash32([4; 32]),
+        message: Some("44".repeat(32)),
+        tweak: None,
+        note: Some("sighash".into()),
+        status: "done".into(),
+        presign: None,
+        r: Some(Hash32([5; 32])),
+        s: Some(Hash32([6; 32])),
+        recovery_id: Some(0),
+        signature: Some(format!("{}{}", "05".repeat(32), "06".repeat(32))),
+        signers: Some(vec![0, 2]),
+        reason: None,
+        approval: Some(ApprovalView {
+            state: "signed".into(),
+            policy: "2 of {alice, bob}".into(),
+            request_digest: Hash32([7; 32]),
+            policy_digest: Hash32([8; 32]),
+            deadline_ms: 1_767_225_600_000,
+            approved_by: vec![alice().public(), id(41).public()],
+            rejected_by: vec![],
+            missing: None,
+            reason: None,
+        }),
+    });
+    let r = serde_json::to_value(&schnorr).unwrap();
+    if let Err(e) = v.validate(&v.schema("RequestView"), &r) {
+        panic!("{}\n{r}", e.join("\n  "));
+    }
 }
 
 #[test]
@@ -1176,6 +1211,17 @@ fn a_running_ledger_answers_every_documented_operation_as_documented() {
     );
     let (status, _) = p.post("/v1/heartbeats", &hb_json, false);
     assert_eq!(status, 409, "a heartbeat is accepted once");
+    let stranger_beat = Heartbeat::sign(&outsider(), NET, hb.evidence.clone(), now_ms());
+    let (status, body) = p.post(
+        "/v1/heartbeats",
+        &serde_json::to_string(&stranger_beat).unwrap(),
+        false,
+    );
+    assert_eq!(status, 403, "not an operator: {body}");
+    // Over the 1 MiB body limit: the framework's plain-text 413, as documented.
+    let huge = format!("\"{}\"", "a".repeat(2 << 20));
+    let (status, body) = p.post("/v1/commands", &huge, true);
+    assert_eq!(status, 413, "{body}");
     let zero = Hash32::ZERO;
     p.get_err("/v1/keys/{id}", &format!("/v1/keys/{zero}"), 404);
     p.get_err("/v1/keys/{id}", "/v1/keys/xyz", 400);
