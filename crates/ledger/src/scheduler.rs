@@ -292,10 +292,14 @@ pub fn decide(
         .collect();
     let mut unserved: BTreeMap<Hash32, usize> = BTreeMap::new();
     for r in state.signature_requests() {
-        if r.status != SignatureStatus::Pending
-            || expired.contains(&r.id)
-            || !state.sign_approved(&r.id)
-        {
+        if r.status != SignatureStatus::Pending || expired.contains(&r.id) {
+            continue;
+        }
+        if let Some(why) = state.unapprovable(&r.id) {
+            abort(&mut out, &mut aborting, r.id, why);
+            continue;
+        }
+        if !state.sign_approved(&r.id) {
             continue;
         }
         if r.attempts >= cfg.max_attempts {
