@@ -46,6 +46,13 @@ pub struct DevnetArgs {
     /// Per-round protocol timeout of the nodes, in seconds.
     #[arg(long, default_value_t = 60)]
     round_timeout: u64,
+    /// Region tags, given to the operators in turn (operator i gets region i mod the list's
+    /// length); every operator is in region "local" when not given.
+    #[arg(long, value_delimiter = ',')]
+    regions: Vec<String>,
+    /// Every signing set must span this many distinct regions (see `--regions`).
+    #[arg(long)]
+    min_regions: Option<u16>,
 }
 
 struct Proc {
@@ -211,7 +218,7 @@ fn prepare(args: &DevnetArgs, owner: IdentityKey) -> Result<Layout, String> {
         operators.push(Operator {
             identity: id.public(),
             address: format!("127.0.0.1:{p2p}"),
-            region: "local".into(),
+            region: region_of(&args.regions, i),
         });
         nodes.push((
             nd,
@@ -228,6 +235,7 @@ fn prepare(args: &DevnetArgs, owner: IdentityKey) -> Result<Layout, String> {
             threshold: args.threshold,
             operators,
             owners: vec![owner],
+            min_regions: args.min_regions,
         }],
     };
     std::fs::write(&genesis_path, genesis.to_toml()?).map_err(|e| e.to_string())?;
@@ -430,4 +438,15 @@ pub fn run(args: DevnetArgs, owner_identity: Option<PathBuf>) -> Result<(), Stri
     let _ = std::fs::remove_file(dir.join("devnet.json"));
     eprintln!("devnet stopped");
     Ok(())
+}
+
+/// Operator `i`'s region: the list's entries in turn, or "local".
+fn region_of(regions: &[String], i: u16) -> String {
+    if regions.is_empty() {
+        return "local".into();
+    }
+    regions
+        .get(usize::from(i) % regions.len())
+        .cloned()
+        .unwrap_or_else(|| "local".into())
 }

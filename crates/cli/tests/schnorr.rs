@@ -301,3 +301,62 @@ fn devnet_signs_with_schnorr_keys_for_solana_and_taproot() {
         .count();
     assert_eq!(done, 6, "3 plain signatures, 1 Solana, 2 Taproot inputs");
 }
+
+/// Geographic rule: operators in eu, us, ap, eu and every signing set spanning three regions.
+/// Each signature's signers include the one `ap` operator; once it stops (SIGSTOP: alive to
+/// the devnet, silent to the ledger) and its heartbeat lapses, no set can meet the rule and a
+/// request fails at once with the reason.
+#[test]
+fn signers_span_the_required_regions_or_the_request_fails_saying_why() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+
+    let net = Devnet::start_with(
+        "regions",
+        4,
+        3,
+        &["--regions", "eu,us,ap", "--min-regions", "3"],
+    );
+    let (key, _) = create(&net, "eddsa-ed25519");
+    for i in 0..3 {
+        let text = format!("regional {i}");
+        let s = net.json(&["sign", "--key", &key, "--message", &text, "--json"]);
+        let signers: Vec<u64> = s["signers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        assert_eq!(signers.len(), 3);
+        assert!(
+            signers.contains(&2),
+            "the only ap operator signs: {signers:?}"
+        );
+    }
+    let (st, _) = net.ledger_state();
+    let ring = st.keyring("default").unwrap();
+    assert_eq!(ring.min_regions, 3);
+    let regions: Vec<&str> = ring.operators.iter().map(|o| o.region.as_str()).collect();
+    assert_eq!(regions, ["eu", "us", "ap", "eu"]);
+
+    let ap = Pid::from_raw(net.node_pid(2));
+    kill(ap, Signal::SIGSTOP).unwrap();
+    // The ledger's liveness window is 30 s.
+    std::thread::sleep(std::time::Duration::from_secs(34));
+    let out = net.cli(&[
+        "sign",
+        "--key",
+        &key,
+        "--message",
+        "no ap",
+        "--timeout",
+        "60",
+    ]);
+    kill(ap, Signal::SIGCONT).unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("needs signers from 3 distinct regions") && err.contains("cover 2 (eu, us)"),
+        "{err}"
+    );
+}

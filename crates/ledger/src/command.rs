@@ -309,6 +309,9 @@ actions! {
     /// `public_key` (which a refresh keeps). The key switches to the new shares when all `n`
     /// operators posted.
     RefreshDone { request: Hash32, public_key: String },
+    /// Ledger key: every signing set of the keyring (presign, FROST signing) must include
+    /// operators from at least `min_regions` distinct regions (the operators' `region` tags).
+    SetSignerRegions { keyring_id: String, min_regions: u16 },
 }
 
 impl Serialize for Action {

@@ -17,6 +17,8 @@
 //! address = "127.0.0.1:7001"
 //! region = "local"
 //! ```
+//!
+//! A keyring may add `min_regions = K`: every signing set spans K distinct regions.
 
 use std::path::Path;
 
@@ -46,6 +48,9 @@ pub struct KeyringSpec {
     pub threshold: u16,
     pub operators: Vec<Operator>,
     pub owners: Vec<IdentityKey>,
+    /// Signing sets must span this many distinct operator regions (`SetSignerRegions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_regions: Option<u16>,
 }
 
 impl KeyringSpec {
@@ -56,6 +61,15 @@ impl KeyringSpec {
             operators: self.operators.clone(),
             owners: self.owners.clone(),
         }
+    }
+
+    /// The region rule's command, when the spec sets one.
+    pub fn regions_action(&self) -> Option<Action> {
+        self.min_regions
+            .map(|min_regions| Action::SetSignerRegions {
+                keyring_id: self.id.clone(),
+                min_regions,
+            })
     }
 }
 

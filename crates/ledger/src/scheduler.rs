@@ -20,6 +20,9 @@
 //!    A Schnorr request (FROST, no presignatures) gets a `StartSchnorrSign` instead, with
 //!    `threshold` of the key's live, non-excluded operators, a window that rotates with the
 //!    request's attempts so that a retry after a failure tries other signers first.
+//!    Every signing set (presign, FROST) spans the keyring's `min_regions` distinct regions
+//!    ([`pick_signers`]); a request whose signers cannot meet that rule with the live,
+//!    non-excluded operators (enough of them, too few regions) fails with the reason.
 //! 5. **Pool.** Each active key keeps `pool_target` healthy unassigned presign sessions (running
 //!    or ready, signers live and not excluded), plus one per request step 4 could not serve.
 //!    Signers are `threshold` of the live, non-excluded operators, taken as a window that
@@ -36,7 +39,7 @@ use sha2::{Digest, Sha256};
 use tessera_identity::IdentityKey;
 
 use crate::command::{Action, Hash32};
-use crate::state::{KeyStatus, PresignSession, RefreshStatus, SignatureStatus, State};
+use crate::state::{KeyStatus, Keyring, PresignSession, RefreshStatus, SignatureStatus, State};
 
 /// Tuning of the scheduler.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,6 +85,60 @@ pub fn presign_session_id(key: &Hash32, next_seq: u64, k: u64) -> Hash32 {
     h.update(next_seq.to_be_bytes());
     h.update(k.to_be_bytes());
     Hash32(h.finalize().into())
+}
+
+/// `t` signers from `eligible` (live, not excluded, ascending), starting at `offset` in
+/// rotation so that work spreads, spanning at least `ring.min_regions` distinct regions: one
+/// operator of each region not yet covered is taken first, in rotation order, then the set is
+/// filled in rotation order. With one region required this is the window
+/// `eligible[offset..offset + t]` (wrapping). `None` when `eligible` cannot meet the rule.
+pub fn pick_signers(ring: &Keyring, eligible: &[u16], t: usize, offset: usize) -> Option<Vec<u16>> {
+    if eligible.len() < t || t == 0 {
+        return None;
+    }
+    let rotated: Vec<u16> = (0..eligible.len())
+        .filter_map(|j| eligible.get((offset + j) % eligible.len()).copied())
+        .collect();
+    let need = usize::from(ring.min_regions);
+    let mut picked: Vec<u16> = Vec::with_capacity(t);
+    let mut covered: BTreeSet<&str> = BTreeSet::new();
+    for &i in &rotated {
+        if covered.len() >= need || picked.len() >= t {
+            break;
+        }
+        if let Some(op) = ring.operator(i) {
+            if covered.insert(op.region.as_str()) {
+                picked.push(i);
+            }
+        }
+    }
+    for &i in &rotated {
+        if picked.len() >= t {
+            break;
+        }
+        if !picked.contains(&i) {
+            picked.push(i);
+        }
+    }
+    picked.sort_unstable();
+    (picked.len() == t && ring.regions_ok(&picked)).then_some(picked)
+}
+
+/// Why no signing set of `ring` can be formed from `eligible` now, when the region rule is
+/// what stops it (enough operators, too few regions).
+fn region_shortfall(ring: &Keyring, eligible: &[u16]) -> Option<String> {
+    let t = usize::from(ring.threshold);
+    if eligible.len() < t || pick_signers(ring, eligible, t, 0).is_some() {
+        return None;
+    }
+    let regions = ring.regions_of(eligible);
+    Some(format!(
+        "keyring {:?} needs signers from {} distinct regions; the live operators cover {} ({})",
+        ring.id,
+        ring.min_regions,
+        regions.len(),
+        regions.into_iter().collect::<Vec<_>>().join(", ")
+    ))
 }
 
 /// The commands to issue now. `is_live` says whether an operator's heartbeat is current.
@@ -220,9 +277,10 @@ pub fn decide(
         let Some(ring) = state.key_keyring(&p.key) else {
             return false;
         };
-        p.signers.iter().all(|i| {
-            !excluded.contains(i) && ring.operator(*i).is_some_and(|o| is_live(&o.identity))
-        })
+        ring.regions_ok(&p.signers)
+            && p.signers.iter().all(|i| {
+                !excluded.contains(i) && ring.operator(*i).is_some_and(|o| is_live(&o.identity))
+            })
     };
     let mut excluded_by_key: BTreeMap<Hash32, BTreeSet<u16>> = BTreeMap::new();
     let mut used: BTreeSet<Hash32> = BTreeSet::new();
@@ -234,10 +292,14 @@ pub fn decide(
         .collect();
     let mut unserved: BTreeMap<Hash32, usize> = BTreeMap::new();
     for r in state.signature_requests() {
-        if r.status != SignatureStatus::Pending
-            || expired.contains(&r.id)
-            || !state.sign_approved(&r.id)
-        {
+        if r.status != SignatureStatus::Pending || expired.contains(&r.id) {
+            continue;
+        }
+        if let Some(why) = state.unapprovable(&r.id) {
+            abort(&mut out, &mut aborting, r.id, why);
+            continue;
+        }
+        if !state.sign_approved(&r.id) {
             continue;
         }
         if r.attempts >= cfg.max_attempts {
@@ -262,16 +324,15 @@ pub fn decide(
                 .filter(|i| ring.operator(*i).is_some_and(|o| is_live(&o.identity)))
                 .collect();
             let t = usize::from(ring.threshold);
-            if eligible.len() < t {
-                // Waits for operators to come back; the request fails when its client gives
-                // up or its approval expires, not here (a restart is not a failure).
+            if let Some(why) = region_shortfall(ring, &eligible) {
+                abort(&mut out, &mut aborting, r.id, why);
                 continue;
             }
-            let offset = r.attempts as usize;
-            let mut signers: Vec<u16> = (0..t)
-                .filter_map(|j| eligible.get((offset + j) % eligible.len()).copied())
-                .collect();
-            signers.sort_unstable();
+            // Too few live operators: waits for them to come back; the request fails when its
+            // client gives up or its approval expires, not here (a restart is not a failure).
+            let Some(signers) = pick_signers(ring, &eligible, t, r.attempts as usize) else {
+                continue;
+            };
             signing.insert(r.key);
             out.push(Action::StartSchnorrSign {
                 request: r.id,
@@ -285,6 +346,20 @@ pub fn decide(
                 && !aborting.contains(&p.id)
                 && healthy(p, &excluded)
         });
+        if pick.is_none() {
+            // No usable presignature, and the region rule cannot be met by the live operators:
+            // a new one could not be made either.
+            if let Some(ring) = state.key_keyring(&r.key) {
+                let eligible: Vec<u16> = (0..ring.n())
+                    .filter(|i| !excluded.contains(i))
+                    .filter(|i| ring.operator(*i).is_some_and(|o| is_live(&o.identity)))
+                    .collect();
+                if let Some(why) = region_shortfall(ring, &eligible) {
+                    abort(&mut out, &mut aborting, r.id, why);
+                    continue;
+                }
+            }
+        }
         match pick {
             Some(p) => {
                 used.insert(p.id);
@@ -347,10 +422,9 @@ pub fn decide(
             .min(cfg.max_running_presigns.saturating_sub(running));
         for k in 0..start {
             let offset = sessions.len() + k;
-            let mut signers: Vec<u16> = (0..t)
-                .filter_map(|j| eligible.get((offset + j) % eligible.len().max(1)).copied())
-                .collect();
-            signers.sort_unstable();
+            let Some(signers) = pick_signers(ring, &eligible, t, offset) else {
+                break;
+            };
             out.push(Action::StartPresign {
                 key: key.id,
                 session: presign_session_id(&key.id, state.next_seq(), k as u64),

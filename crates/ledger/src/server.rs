@@ -503,6 +503,9 @@ impl Ledger {
                 match existing {
                     None => {
                         inner.append_own(ring.action()).map_err(genesis_err)?;
+                        if let Some(a) = ring.regions_action() {
+                            inner.append_own(a).map_err(genesis_err)?;
+                        }
                     }
                     Some(have)
                         if have.threshold != ring.threshold

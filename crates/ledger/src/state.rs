@@ -133,6 +133,13 @@ pub enum Rejection {
         session_key: Hash32,
         request_key: Hash32,
     },
+    #[error("signers {signers:?} span {got} region(s); keyring {keyring:?} needs signers from {needed} distinct regions")]
+    TooFewRegions {
+        keyring: String,
+        signers: Vec<u16>,
+        needed: u16,
+        got: usize,
+    },
     #[error("signature does not verify: {0}")]
     InvalidSignature(String),
     #[error("signature has a high s (must be at most n/2)")]
@@ -194,7 +201,8 @@ impl Rejection {
             | PresignNotReady(_)
             | PresignUsed { .. }
             | PresignAborted(_)
-            | PresignWrongKey { .. } => RejectionKind::Conflict,
+            | PresignWrongKey { .. }
+            | TooFewRegions { .. } => RejectionKind::Conflict,
             Governance(g) => g.kind(),
         }
     }
@@ -208,6 +216,9 @@ pub struct Keyring {
     pub operators: Vec<Operator>,
     pub owners: Vec<IdentityKey>,
     pub registered_seq: u64,
+    /// Every signing set must span this many distinct regions (`SetSignerRegions`; 1 when
+    /// never set).
+    pub min_regions: u16,
 }
 
 impl Keyring {
@@ -230,6 +241,20 @@ impl Keyring {
     /// The number of operators, `n`.
     pub fn n(&self) -> u16 {
         u16::try_from(self.operators.len()).unwrap_or(u16::MAX)
+    }
+
+    /// The distinct regions of `members` (operator indices).
+    pub fn regions_of(&self, members: &[u16]) -> BTreeSet<&str> {
+        members
+            .iter()
+            .filter_map(|i| self.operator(*i))
+            .map(|o| o.region.as_str())
+            .collect()
+    }
+
+    /// Whether `signers` span the keyring's required number of regions.
+    pub fn regions_ok(&self, signers: &[u16]) -> bool {
+        self.regions_of(signers).len() >= usize::from(self.min_regions)
     }
 }
 
@@ -497,6 +522,10 @@ enum Plan {
         platform_keys: Vec<IdentityKey>,
     },
     RegisterKeyring(Keyring),
+    SetSignerRegions {
+        keyring_id: String,
+        min_regions: u16,
+    },
     SetAllowlist(Vec<String>),
     StartKeygen(KeygenSession),
     StartPresign(PresignSession),
@@ -863,6 +892,7 @@ impl State {
             Action::RegisterKeyring { operators, .. } => {
                 operators.iter().map(|o| o.identity).collect()
             }
+            Action::SetSignerRegions { keyring_id, .. } => all(self.keyrings.get(keyring_id)),
             Action::StartKeygen { request } | Action::KeyGenerated { request, .. } => {
                 all(self.key_keyring(request))
             }
@@ -1033,6 +1063,10 @@ impl State {
                 self.plan_start_schnorr_sign(&ctx, request, signers)
             }
             Action::RequestRefresh { key } => self.plan_request_refresh(&ctx, key),
+            Action::SetSignerRegions {
+                keyring_id,
+                min_regions,
+            } => self.plan_set_regions(keyring_id, *min_regions),
             Action::StartRefresh { request } => self.plan_start_refresh(&ctx, request),
             Action::RefreshDone {
                 request,
@@ -1124,7 +1158,31 @@ impl State {
             operators: operators.to_vec(),
             owners: owners.to_vec(),
             registered_seq: ctx.seq,
+            min_regions: 1,
         }))
+    }
+
+    fn plan_set_regions(&self, keyring_id: &str, min_regions: u16) -> Result<Plan, Rejection> {
+        let ring = self
+            .keyrings
+            .get(keyring_id)
+            .ok_or_else(|| Rejection::UnknownKeyring(keyring_id.to_string()))?;
+        let all: Vec<u16> = (0..ring.n()).collect();
+        let regions = ring.regions_of(&all).len();
+        if min_regions == 0 || min_regions > ring.threshold || usize::from(min_regions) > regions {
+            return Err(malformed(
+                "min_regions",
+                format!(
+                    "must be 1 to the threshold {} and at most the keyring's {regions} distinct \
+                     region(s)",
+                    ring.threshold
+                ),
+            ));
+        }
+        Ok(Plan::SetSignerRegions {
+            keyring_id: keyring_id.to_string(),
+            min_regions,
+        })
     }
 
     fn plan_start_keygen(&self, ctx: &Ctx, request: &Hash32) -> Result<Plan, Rejection> {
@@ -1173,6 +1231,7 @@ impl State {
             return Err(Rejection::DuplicateId(*session));
         }
         check_signers(ring, signers)?;
+        check_regions(ring, signers)?;
         Ok(Plan::StartPresign(PresignSession {
             id: *session,
             key: *key,
@@ -1232,6 +1291,10 @@ impl State {
                 "request",
                 "a Schnorr request is signed by StartSchnorrSign, not from a presignature",
             ));
+        }
+        // A presignature made before the keyring's region rule was raised is not used.
+        if let Some(ring) = self.key_keyring(&req.key) {
+            check_regions(ring, &session.signers)?;
         }
         self.check_sign_approved(request)?;
         Ok(Plan::StartSign {
@@ -1530,6 +1593,7 @@ impl State {
             .key_keyring(&req.key)
             .ok_or(Rejection::UnknownKey(req.key))?;
         check_signers(ring, signers)?;
+        check_regions(ring, signers)?;
         if self.id_in_use(&ctx.id) {
             return Err(Rejection::DuplicateId(ctx.id));
         }
@@ -1902,6 +1966,14 @@ impl State {
                 self.keyrings.insert(ring.id.clone(), ring);
             }
             Plan::SetAllowlist(list) => self.allowlist = list,
+            Plan::SetSignerRegions {
+                keyring_id,
+                min_regions,
+            } => {
+                if let Some(r) = self.keyrings.get_mut(&keyring_id) {
+                    r.min_regions = min_regions;
+                }
+            }
             Plan::StartKeygen(session) => {
                 if let Some(k) = self.keys.get_mut(&session.key) {
                     k.status = KeyStatus::Generating {
@@ -2127,6 +2199,7 @@ fn ledger_only(action: &Action) -> bool {
             | Action::StartSign { .. }
             | Action::StartSchnorrSign { .. }
             | Action::StartRefresh { .. }
+            | Action::SetSignerRegions { .. }
             | Action::AbortSession { .. }
             | Action::ExpireRequest { .. }
     )
@@ -2146,6 +2219,20 @@ fn check_signers(ring: &Keyring, signers: &[u16]) -> Result<(), Rejection> {
                 ring.n()
             ),
         ));
+    }
+    Ok(())
+}
+
+/// `signers` span at least the keyring's `min_regions` distinct regions.
+fn check_regions(ring: &Keyring, signers: &[u16]) -> Result<(), Rejection> {
+    let got = ring.regions_of(signers).len();
+    if got < usize::from(ring.min_regions) {
+        return Err(Rejection::TooFewRegions {
+            keyring: ring.id.clone(),
+            signers: signers.to_vec(),
+            needed: ring.min_regions,
+            got,
+        });
     }
     Ok(())
 }

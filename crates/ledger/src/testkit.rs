@@ -48,8 +48,13 @@ pub(crate) fn sign(sk: &SigningKey, digest: &Hash32) -> (Hash32, Hash32, u8) {
 }
 
 impl Net {
-    /// Genesis and keyring "ring" with `n` operators, threshold `t`.
+    /// Genesis and keyring "ring" with `n` operators, threshold `t`, all in region "local".
     pub(crate) fn new(n: usize, t: u16) -> Net {
+        Net::with_regions(n, t, &["local"])
+    }
+
+    /// As [`Net::new`], operator `i` in `regions[i % regions.len()]`.
+    pub(crate) fn with_regions(n: usize, t: u16, regions: &[&str]) -> Net {
         let mut net = Net {
             state: State::new(NET.into(), id(1).public()),
             ledger: id(1),
@@ -73,7 +78,7 @@ impl Net {
             .map(|(i, o)| Operator {
                 identity: o.public(),
                 address: format!("127.0.0.1:{}", 7000 + i),
-                region: "local".into(),
+                region: regions[i % regions.len()].into(),
             })
             .collect();
         net.ok(

@@ -57,6 +57,7 @@ fn genesis(n: usize, t: u16) -> GenesisFile {
                 })
                 .collect(),
             owners: vec![owner().public()],
+            min_regions: None,
         }],
     }
 }

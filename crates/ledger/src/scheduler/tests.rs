@@ -442,3 +442,53 @@ fn refreshes_start_when_every_operator_is_live_and_time_out() {
         Some(crate::state::RefreshStatus::Failed { .. })
     ));
 }
+
+#[test]
+fn signer_selection_honours_regions_and_fails_clearly_when_it_cannot() {
+    // Operators 0..6 in regions eu, eu, us, us, ap, ap; threshold 3, three regions required.
+    let mut net = Net::with_regions(6, 3, &["eu", "eu", "us", "us", "ap", "ap"]);
+    net.ok(
+        Who::Ledger,
+        Action::SetSignerRegions {
+            keyring_id: "ring".into(),
+            min_regions: 3,
+        },
+    );
+    let ring = net.state.keyring("ring").cloned().expect("ring");
+    let all: Vec<u16> = (0..6).collect();
+    // Every rotation yields three operators from three regions.
+    for offset in 0..12 {
+        let s = pick_signers(&ring, &all, 3, offset).expect("a set");
+        assert_eq!(s.len(), 3);
+        assert_eq!(ring.regions_of(&s).len(), 3, "offset {offset}: {s:?}");
+    }
+    // Without region ap the rule cannot be met.
+    assert_eq!(pick_signers(&ring, &[0, 1, 2, 3], 3, 0), None);
+    // With one region required, the plain rotating window.
+    let mut one = ring.clone();
+    one.min_regions = 1;
+    assert_eq!(pick_signers(&one, &all, 3, 4), Some(vec![0, 4, 5]));
+
+    let key = net.active_key();
+    let a = step(&mut net, &[0, 1, 2, 3, 4, 5], 1_000, &cfg(2));
+    let starts = presign_starts(&a);
+    assert!(!starts.is_empty());
+    for s in &starts {
+        assert_eq!(ring.regions_of(s).len(), 3, "{s:?}");
+    }
+    // Both ap operators down: a request fails at once, saying why.
+    let req = net.request_signature(key, Hash32([8; 32]), None);
+    let a = step(&mut net, &[0, 1, 2, 3], 2_000, &cfg(2));
+    assert!(
+        a.iter()
+            .any(|x| matches!(x, Action::AbortSession { session, reason }
+            if *session == req && reason.contains("3 distinct regions"))),
+        "{a:?}"
+    );
+    let Some(SignatureStatus::Failed { reason }) =
+        net.state.signature_request(&req).map(|r| r.status.clone())
+    else {
+        panic!("not failed");
+    };
+    assert!(reason.contains("cover 2 (eu, us)"), "{reason}");
+}

@@ -262,6 +262,20 @@ impl State {
     }
 
     /// Whether a `StartSign` for `request` would pass the approval check now.
+    /// Why a pending signature request can never be approved: it was made before its key
+    /// joined a workspace, so no approval was opened with it and no vote can count. `None`
+    /// for any other request.
+    pub fn unapprovable(&self, request: &Hash32) -> Option<String> {
+        let req = self.signatures.get(request)?;
+        let governed = self.gov.registry.keys().contains_key(&KeyId(req.key.0));
+        (governed && req.status == SignatureStatus::Pending && !self.gov.sign.contains_key(request))
+            .then(|| {
+                "it was made before its key joined a workspace, so no approval can be collected \
+                 for it; request it again"
+                    .to_string()
+            })
+    }
+
     pub fn sign_approved(&self, request: &Hash32) -> bool {
         self.check_sign_approved(request).is_ok()
     }

@@ -1327,3 +1327,94 @@ fn a_refresh_switches_the_key_to_new_shares_only_when_every_operator_has_one() {
     ));
     assert_eq!(net.state.key(&key).and_then(|k| k.generation), Some(second));
 }
+
+#[test]
+fn signing_sets_must_span_the_keyrings_regions() {
+    // Operators 0..6 in regions eu, us, ap, eu, us, ap.
+    let mut net = Net::with_regions(6, 3, &["eu", "us", "ap"]);
+    let set = |min_regions| Action::SetSignerRegions {
+        keyring_id: "ring".into(),
+        min_regions,
+    };
+    // Ledger key only; 1 to the threshold, and no more than the keyring's regions.
+    assert!(matches!(
+        net.rejected(Who::Owner, set(2)),
+        Rejection::NotLedger { .. }
+    ));
+    for bad in [0, 4] {
+        assert!(matches!(
+            net.rejected(Who::Ledger, set(bad)),
+            Rejection::Malformed {
+                field: "min_regions",
+                ..
+            }
+        ));
+    }
+    let key = net.active_key();
+    // A presignature made while one region was enough…
+    let old = net.presign(key, &[0, 3, 4], 0x61);
+    net.ready(old, &[0, 3, 4]);
+    net.ok(Who::Ledger, set(3));
+    assert_eq!(net.state.keyring("ring").map(|r| r.min_regions), Some(3));
+    // …is not used once three are required, and new sets must span three regions.
+    let req = net.request_signature(key, Hash32([5; 32]), None);
+    let e = net.rejected(
+        Who::Ledger,
+        Action::StartSign {
+            request: req,
+            presign: old,
+        },
+    );
+    assert!(
+        matches!(
+            e,
+            Rejection::TooFewRegions {
+                needed: 3,
+                got: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(matches!(
+        net.rejected(
+            Who::Ledger,
+            Action::StartPresign {
+                key,
+                session: Hash32([0x62; 32]),
+                signers: vec![0, 1, 3],
+            }
+        ),
+        Rejection::TooFewRegions { .. }
+    ));
+    let good = net.presign(key, &[0, 1, 2], 0x63);
+    net.ready(good, &[0, 1, 2]);
+    net.ok(
+        Who::Ledger,
+        Action::StartSign {
+            request: req,
+            presign: good,
+        },
+    );
+    // FROST signing sets too.
+    let signer = SchnorrSigner::new(KEY_TYPE_EDDSA_ED25519);
+    let skey = active_schnorr_key(&mut net, KEY_TYPE_EDDSA_ED25519, &signer);
+    let sreq = net.ok(Who::Owner, schnorr_request(skey, b"hi"));
+    assert!(matches!(
+        net.rejected(
+            Who::Ledger,
+            Action::StartSchnorrSign {
+                request: sreq,
+                signers: vec![1, 4, 5],
+            }
+        ),
+        Rejection::TooFewRegions { .. }
+    ));
+    net.ok(
+        Who::Ledger,
+        Action::StartSchnorrSign {
+            request: sreq,
+            signers: vec![3, 4, 5],
+        },
+    );
+}

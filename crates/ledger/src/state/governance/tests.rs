@@ -71,6 +71,15 @@ fn gov_err(r: Rejection) -> GovRejection {
 fn governed() -> (Net, Hash32, Hash32) {
     let mut net = Net::new(3, 2);
     let key = net.active_key();
+    join_workspace(&mut net, key);
+    let p = net.presign(key, &[0, 1], 0x51);
+    net.ready(p, &[0, 1]);
+    (net, key, p)
+}
+
+/// Creates workspace WS (admin and sign policies `2 of {alice, bob, carol}`) and puts `key`
+/// in it.
+fn join_workspace(net: &mut Net, key: Hash32) {
     let mut w = Workspace::default();
     for (n, who) in [("alice", alice()), ("bob", bob()), ("carol", carol())] {
         w.owners.insert(Name::new(n).unwrap(), who.public());
@@ -100,13 +109,10 @@ fn governed() -> (Net, Hash32, Hash32) {
             },
         },
     );
-    approve(&mut net, &alice(), add);
+    approve(net, &alice(), add);
     assert!(!net.state.is_governed(&key));
-    approve(&mut net, &bob(), add);
+    approve(net, &bob(), add);
     assert!(net.state.is_governed(&key));
-    let p = net.presign(key, &[0, 1], 0x51);
-    net.ready(p, &[0, 1]);
-    (net, key, p)
 }
 
 fn start_sign(request: Hash32, presign: Hash32) -> Action {
@@ -626,4 +632,33 @@ fn scheduler_starts_signing_only_approved_requests_and_expires_late_ones() {
     }
     assert!(matches!(status(&net, late), SignatureStatus::Failed { .. }));
     assert!(matches!(status(&net, req), SignatureStatus::Signing { .. }));
+}
+
+#[test]
+fn a_request_made_before_its_key_joined_a_workspace_fails_instead_of_waiting() {
+    use crate::scheduler::{decide, SchedulerConfig};
+    let mut net = Net::new(3, 2);
+    let key = net.active_key();
+    let early = net.request_signature(key, Hash32([0x44; 32]), None);
+    join_workspace(&mut net, key);
+    // No approval was opened for it, so none can be collected: the scheduler fails it.
+    assert!(net.state.unapprovable(&early).is_some());
+    let live = |_: &tessera_identity::IdentityKey| true;
+    let a = decide(&net.state, &live, net.clock, &SchedulerConfig::default());
+    let abort = a
+        .iter()
+        .find(|x| matches!(x, Action::AbortSession { session, .. } if *session == early))
+        .cloned()
+        .unwrap_or_else(|| panic!("no abort for the early request: {a:?}"));
+    net.ok(Who::Ledger, abort);
+    let SignatureStatus::Failed { reason } = status(&net, early) else {
+        panic!("not failed");
+    };
+    assert!(
+        reason.contains("before its key joined a workspace"),
+        "{reason}"
+    );
+    // A request made now opens an approval and waits for votes.
+    let later = net.request_signature(key, Hash32([0x45; 32]), None);
+    assert!(net.state.unapprovable(&later).is_none());
 }
