@@ -524,6 +524,7 @@ fn config(dir: &std::path::Path) -> LedgerConfig {
                 })
                 .collect(),
             owners: vec![owner().public()],
+            min_regions: None,
         }],
     });
     // The test issues the admin commands itself, so the log holds exactly what it expects.
@@ -698,6 +699,7 @@ fn tag(a: &Action) -> &'static str {
         Action::RequestRefresh { .. } => "request_refresh",
         Action::StartRefresh { .. } => "start_refresh",
         Action::RefreshDone { .. } => "refresh_done",
+        Action::SetSignerRegions { .. } => "set_signer_regions",
     }
 }
 
@@ -805,6 +807,10 @@ fn every_action() -> Vec<Action> {
         Action::RefreshDone {
             request: h(9),
             public_key: "22".repeat(32),
+        },
+        Action::SetSignerRegions {
+            keyring_id: "main".into(),
+            min_regions: 2,
         },
     ]
 }
