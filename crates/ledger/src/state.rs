@@ -1445,14 +1445,9 @@ impl State {
         }))
     }
 
-    fn plan_request_signature(
-        &self,
-        ctx: &Ctx,
-        key: &Hash32,
-        digest: &Hash32,
-        tweak: &Option<Hash32>,
-        note: &Option<String>,
-    ) -> Result<Plan, Rejection> {
+    /// The key of an owner's request: it exists, the signer owns its keyring, and it is
+    /// active. Returns the record and its public key.
+    fn owned_active_key(&self, ctx: &Ctx, key: &Hash32) -> Result<(&KeyRecord, &str), Rejection> {
         let rec = self.keys.get(key).ok_or(Rejection::UnknownKey(*key))?;
         let ring = self
             .keyrings
@@ -1472,6 +1467,18 @@ impl State {
                 "active",
             ));
         };
+        Ok((rec, public_key))
+    }
+
+    fn plan_request_signature(
+        &self,
+        ctx: &Ctx,
+        key: &Hash32,
+        digest: &Hash32,
+        tweak: &Option<Hash32>,
+        note: &Option<String>,
+    ) -> Result<Plan, Rejection> {
+        let (rec, public_key) = self.owned_active_key(ctx, key)?;
         // Presignature-based signing is ECDSA's; Schnorr keys sign whole messages.
         if rec.key_type != KEY_TYPE_ECDSA_SECP256K1 {
             return Err(Rejection::UnsupportedKeyType(format!(
@@ -1511,25 +1518,7 @@ impl State {
         message: &[u8],
         note: &Option<String>,
     ) -> Result<Plan, Rejection> {
-        let rec = self.keys.get(key).ok_or(Rejection::UnknownKey(*key))?;
-        let ring = self
-            .keyrings
-            .get(&rec.keyring_id)
-            .ok_or_else(|| Rejection::UnknownKeyring(rec.keyring_id.clone()))?;
-        if !ring.is_owner(&ctx.signer) {
-            return Err(Rejection::NotOwner {
-                signer: ctx.signer,
-                keyring: ring.id.clone(),
-            });
-        }
-        if !matches!(rec.status, KeyStatus::Active { .. }) {
-            return Err(wrong_state(
-                format!("key {key}"),
-                rec.status.label(),
-                ctx.action,
-                "active",
-            ));
-        }
+        let (rec, _) = self.owned_active_key(ctx, key)?;
         let Some(kt) = tessera_schnorr::KeyType::from_name(&rec.key_type) else {
             return Err(Rejection::UnsupportedKeyType(format!(
                 "{:?}: RequestSchnorrSignature signs with eddsa-ed25519 or schnorr-bip340 keys; \
@@ -1612,25 +1601,7 @@ impl State {
     }
 
     fn plan_request_refresh(&self, ctx: &Ctx, key: &Hash32) -> Result<Plan, Rejection> {
-        let rec = self.keys.get(key).ok_or(Rejection::UnknownKey(*key))?;
-        let ring = self
-            .keyrings
-            .get(&rec.keyring_id)
-            .ok_or_else(|| Rejection::UnknownKeyring(rec.keyring_id.clone()))?;
-        if !ring.is_owner(&ctx.signer) {
-            return Err(Rejection::NotOwner {
-                signer: ctx.signer,
-                keyring: ring.id.clone(),
-            });
-        }
-        if !matches!(rec.status, KeyStatus::Active { .. }) {
-            return Err(wrong_state(
-                format!("key {key}"),
-                rec.status.label(),
-                ctx.action,
-                "active",
-            ));
-        }
+        let (rec, _) = self.owned_active_key(ctx, key)?;
         if tessera_schnorr::KeyType::from_name(&rec.key_type).is_none() {
             return Err(Rejection::UnsupportedKeyType(format!(
                 "{:?}: the network refreshes eddsa-ed25519 and schnorr-bip340 keys",
