@@ -273,6 +273,13 @@ pub fn decide(
     }
 
     // 2 and 4. Signature requests.
+    // Operators that may sign for a key now: live and not excluded by blame, ascending.
+    let eligible = |ring: &Keyring, excluded: &BTreeSet<u16>| -> Vec<u16> {
+        (0..ring.n())
+            .filter(|i| !excluded.contains(i))
+            .filter(|i| ring.operator(*i).is_some_and(|o| is_live(&o.identity)))
+            .collect()
+    };
     let healthy = |p: &PresignSession, excluded: &BTreeSet<u16>| -> bool {
         let Some(ring) = state.key_keyring(&p.key) else {
             return false;
@@ -319,18 +326,15 @@ pub fn decide(
             let Some(ring) = state.key_keyring(&r.key) else {
                 continue;
             };
-            let eligible: Vec<u16> = (0..ring.n())
-                .filter(|i| !excluded.contains(i))
-                .filter(|i| ring.operator(*i).is_some_and(|o| is_live(&o.identity)))
-                .collect();
+            let eligible = eligible(ring, &excluded);
             let t = usize::from(ring.threshold);
-            if let Some(why) = region_shortfall(ring, &eligible) {
-                abort(&mut out, &mut aborting, r.id, why);
-                continue;
-            }
-            // Too few live operators: waits for them to come back; the request fails when its
-            // client gives up or its approval expires, not here (a restart is not a failure).
             let Some(signers) = pick_signers(ring, &eligible, t, r.attempts as usize) else {
+                // The region rule cannot be met: fail now, saying why. Too few live operators:
+                // wait for them to come back; the request fails when its client gives up or
+                // its approval expires, not here (a restart is not a failure).
+                if let Some(why) = region_shortfall(ring, &eligible) {
+                    abort(&mut out, &mut aborting, r.id, why);
+                }
                 continue;
             };
             signing.insert(r.key);
@@ -350,11 +354,7 @@ pub fn decide(
             // No usable presignature, and the region rule cannot be met by the live operators:
             // a new one could not be made either.
             if let Some(ring) = state.key_keyring(&r.key) {
-                let eligible: Vec<u16> = (0..ring.n())
-                    .filter(|i| !excluded.contains(i))
-                    .filter(|i| ring.operator(*i).is_some_and(|o| is_live(&o.identity)))
-                    .collect();
-                if let Some(why) = region_shortfall(ring, &eligible) {
+                if let Some(why) = region_shortfall(ring, &eligible(ring, &excluded)) {
                     abort(&mut out, &mut aborting, r.id, why);
                     continue;
                 }
@@ -385,10 +385,7 @@ pub fn decide(
             continue;
         };
         let excluded = state.excluded_operators(&key.id);
-        let eligible: Vec<u16> = (0..ring.n())
-            .filter(|i| !excluded.contains(i))
-            .filter(|i| ring.operator(*i).is_some_and(|o| is_live(&o.identity)))
-            .collect();
+        let eligible = eligible(ring, &excluded);
         let t = usize::from(ring.threshold);
         if eligible.len() < t {
             continue;
