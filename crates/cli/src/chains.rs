@@ -136,13 +136,8 @@ struct Key {
     public_key: Vec<u8>,
 }
 
-fn parse_key_id(s: &str) -> Result<Hash32, String> {
-    s.parse()
-        .map_err(|_| format!("--key {s:?} is not a key id (64 hex digits)"))
-}
-
 fn fetch_key(client: &Client, id: &str) -> Result<Key, String> {
-    let id = parse_key_id(id)?;
+    let id = client::parse_key_id(id)?;
     let view = client.key(&id).map_err(|e| format!("key {id}: {e}"))?;
     let Some(pk) = view.public_key.filter(|_| view.status == "active") else {
         return Err(format!("key {id} is not active (status {})", view.status));

@@ -123,6 +123,12 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// A `--key` argument: a key id, 64 hex digits.
+pub(crate) fn parse_key_id(s: &str) -> Result<Hash32, String> {
+    s.parse()
+        .map_err(|_| format!("--key {s:?} is not a key id (64 hex digits)"))
+}
+
 /// Signs `action`, submits it and returns the request id (the command's id).
 pub(crate) fn submit(
     client: &Client,
@@ -170,10 +176,7 @@ pub fn key(cmd: KeyCommand, opts: &ClientOpts) -> Result<(), String> {
 fn key_refresh(args: KeyRefreshArgs, opts: &ClientOpts) -> Result<(), String> {
     let client = ledger(opts)?;
     let identity = load_identity(opts)?;
-    let key: Hash32 = args
-        .key
-        .parse()
-        .map_err(|_| format!("--key {:?} is not a key id (64 hex digits)", args.key))?;
+    let key = parse_key_id(&args.key)?;
     let id = submit(&client, &identity, Action::RequestRefresh { key })?;
     if !args.json {
         eprintln!("refresh request {id} submitted; waiting for every operator…");
@@ -386,10 +389,7 @@ fn sign_schnorr(
 pub fn sign(args: SignArgs, opts: &ClientOpts) -> Result<(), String> {
     let client = ledger(opts)?;
     let identity = load_identity(opts)?;
-    let key: Hash32 = args
-        .key
-        .parse()
-        .map_err(|_| format!("--key {:?} is not a key id (64 hex digits)", args.key))?;
+    let key = parse_key_id(&args.key)?;
     // The key's type decides the protocol; an unknown key is refused by the ledger below.
     if let Ok(view) = client.key(&key) {
         if let Some(kt) = tessera_schnorr::KeyType::from_name(&view.key_type) {
