@@ -25,21 +25,11 @@ use tessera_ledger::{
     RequestView, SchedulerConfig, SignedCommand,
 };
 
+mod common;
+
+use common::{fold, id, ledger_id, op, owner, Running};
+
 const NET: &str = "devnet-test";
-
-fn id(seed: u8) -> Identity {
-    Identity::from_secret_bytes(&[seed; 32])
-}
-
-fn ledger_id() -> Identity {
-    id(1)
-}
-fn owner() -> Identity {
-    id(2)
-}
-fn op(i: usize) -> Identity {
-    id(10 + i as u8)
-}
 
 fn genesis(n: usize, t: u16) -> GenesisFile {
     GenesisFile {
@@ -59,72 +49,6 @@ fn genesis(n: usize, t: u16) -> GenesisFile {
             owners: vec![owner().public()],
             min_regions: None,
         }],
-    }
-}
-
-/// A ledger serving on a background runtime.
-struct Running {
-    rt: tokio::runtime::Runtime,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<Result<(), tessera_ledger::LedgerError>>>,
-    url: String,
-    /// The server's own state right after it opened the log.
-    initial: State,
-}
-
-impl Running {
-    fn start(config: LedgerConfig) -> Running {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (ledger, addr) = rt.block_on(Ledger::bind(config)).unwrap();
-        let initial = ledger.state();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = rt.spawn(ledger.run(async move {
-            let _ = rx.await;
-        }));
-        Running {
-            rt,
-            stop: Some(tx),
-            task: Some(task),
-            url: format!("http://{addr}"),
-            initial,
-        }
-    }
-
-    /// The state as a node following this ledger sees it.
-    fn folded(&self) -> State {
-        fold(&self.client())
-    }
-
-    fn client(&self) -> Client {
-        Client::new(&self.url)
-    }
-
-    fn shutdown(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            self.rt.block_on(task).unwrap().unwrap();
-        }
-    }
-}
-
-/// Fetches the whole log and folds it the way a node does.
-fn fold(client: &Client) -> State {
-    let info = client.info().unwrap();
-    let mut state = State::new(info.network, info.ledger_key);
-    loop {
-        let entries = client.log(state.next_seq(), 100, 0).unwrap();
-        if entries.is_empty() {
-            return state;
-        }
-        for e in &entries {
-            state.apply(e).unwrap();
-        }
     }
 }
 

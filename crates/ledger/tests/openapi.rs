@@ -27,13 +27,19 @@ use tessera_identity::{Identity, Signature};
 use tessera_ledger::api::{ApprovalView, Evidence, Heartbeat, RefreshView, SignatureView};
 use tessera_ledger::server::now_ms;
 use tessera_ledger::{
-    Action, Command, GenesisFile, Hash32, HexBytes, InsecureAcceptAll, KeyringSpec, Ledger,
-    LedgerConfig, Operator, RequestView, SignedCommand,
+    Action, Command, GenesisFile, Hash32, HexBytes, InsecureAcceptAll, KeyringSpec, LedgerConfig,
+    Operator, RequestView, SignedCommand,
 };
 use tessera_policy::{Approval, Change, KeyId, Name, Vote, Workspace, WorkspaceId};
 
 const DOC: &str = include_str!("../openapi.json");
 const SERVER_RS: &str = include_str!("../src/server.rs");
+// Shared with tests/http.rs; this test uses a part of it.
+#[allow(dead_code)]
+mod common;
+
+use common::{id, ledger_id, op, owner, Running};
+
 const NET: &str = "devnet-openapi";
 
 fn doc() -> Value {
@@ -487,20 +493,8 @@ fn router_routes() -> BTreeSet<(String, String)> {
 // A real ledger on loopback (as in tests/http.rs) and raw HTTP calls.
 // ---------------------------------------------------------------------------------------------
 
-fn id(seed: u8) -> Identity {
-    Identity::from_secret_bytes(&[seed; 32])
-}
-fn ledger_id() -> Identity {
-    id(1)
-}
-fn owner() -> Identity {
-    id(2)
-}
 fn outsider() -> Identity {
     id(3)
-}
-fn op(i: usize) -> Identity {
-    id(10 + i as u8)
 }
 fn alice() -> Identity {
     id(40)
@@ -532,44 +526,6 @@ fn config(dir: &std::path::Path) -> LedgerConfig {
     // Heartbeats must pass to show a live operator row; attestation has its own tests.
     c.evidence = Arc::new(InsecureAcceptAll);
     c
-}
-
-/// A ledger serving on a background runtime.
-struct Running {
-    rt: tokio::runtime::Runtime,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<Result<(), tessera_ledger::LedgerError>>>,
-    url: String,
-}
-
-impl Running {
-    fn start(config: LedgerConfig) -> Running {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let (ledger, addr) = rt.block_on(Ledger::bind(config)).unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = rt.spawn(ledger.run(async move {
-            let _ = rx.await;
-        }));
-        Running {
-            rt,
-            stop: Some(tx),
-            task: Some(task),
-            url: format!("http://{addr}"),
-        }
-    }
-
-    fn shutdown(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(task) = self.task.take() {
-            self.rt.block_on(task).unwrap().unwrap();
-        }
-    }
 }
 
 struct Answer {
