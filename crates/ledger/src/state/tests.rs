@@ -1265,6 +1265,11 @@ fn a_refresh_switches_the_key_to_new_shares_only_when_every_operator_has_one() {
         Rejection::WrongState { .. }
     ));
     let first = net.ok(Who::Ledger, Action::StartRefresh { request: req });
+    // Only the keyring's operators report a refresh.
+    assert!(matches!(
+        net.rejected(Who::Outsider, done(&pk)),
+        Rejection::NotOperator { .. }
+    ));
     net.ok(Who::Op(0), done(&pk));
     assert!(matches!(
         net.rejected(Who::Op(0), done(&pk)),
