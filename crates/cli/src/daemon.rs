@@ -32,6 +32,10 @@ pub struct LedgerArgs {
     /// Seconds before an unfinished key generation is aborted and restarted.
     #[arg(long, default_value_t = 300)]
     keygen_timeout: u64,
+    /// Seconds before an unfinished resharing session (of a keyring change) is aborted and
+    /// restarted.
+    #[arg(long, default_value_t = 3600)]
+    reshare_timeout: u64,
     /// Seconds before an unfinished presigning session is aborted.
     #[arg(long, default_value_t = 120)]
     presign_timeout: u64,
@@ -105,6 +109,7 @@ pub fn ledger(args: LedgerArgs) -> Result<(), String> {
     cfg.scheduler.pool_target = usize::try_from(args.pool).unwrap_or(usize::MAX);
     cfg.scheduler.keygen_timeout = std::time::Duration::from_secs(args.keygen_timeout);
     cfg.scheduler.presign_timeout = std::time::Duration::from_secs(args.presign_timeout);
+    cfg.scheduler.reshare_timeout = std::time::Duration::from_secs(args.reshare_timeout);
     cfg.scheduler.sign_timeout = std::time::Duration::from_secs(args.sign_timeout);
     runtime()?.block_on(async move {
         let (ledger, addr) = tessera_ledger::Ledger::bind(cfg)

@@ -7,8 +7,11 @@
 //! DIR/platform.pem           development attestation platform key (software backend)
 //! DIR/ledger/                ledger database and identity; DIR/ledger.log
 //! DIR/node-I/config.toml     node I's configuration; identity.pem, sealing.key, data/, node.log
-//! DIR/devnet.json            ledger_url and, per node, id, pid, metrics_url (while running)
+//! DIR/devnet.json            ledger_url and, per node, id, pid, metrics_url, address, region
+//!                            and whether it is in the genesis keyring (while running)
 //! ```
+//! `--spare S` starts S more nodes that are not in the genesis keyring: operators ready to be
+//! added with `tessera keyring change` (e.g. `--operators 8 --spare 8`, then grow 8 → 16).
 //! A child that dies is restarted after a second (its pid in devnet.json is updated), so a
 //! node killed with SIGKILL comes back with its sealed state, as a supervised operator would.
 //! SIGINT or SIGTERM stops every child (SIGTERM, then SIGKILL after 10 s) and removes
@@ -27,9 +30,16 @@ use tessera_ledger::genesis::{GenesisFile, KeyringSpec};
 
 #[derive(Args, Debug)]
 pub struct DevnetArgs {
-    /// Number of operator nodes.
+    /// Number of operator nodes in the genesis keyring.
     #[arg(long, default_value_t = 5)]
     operators: u16,
+    /// Nodes started beside them but outside the keyring, to be added later with
+    /// `tessera keyring change` (they are listed in devnet.json with `in_keyring: false`).
+    #[arg(long, default_value_t = 0)]
+    spare: u16,
+    /// Per-round timeout of resharing sessions, in seconds.
+    #[arg(long, default_value_t = 1800)]
+    reshare_round_timeout: u64,
     /// Signers needed (M of M-of-N).
     #[arg(long, default_value_t = 3)]
     threshold: u16,
@@ -57,6 +67,8 @@ pub struct DevnetArgs {
 
 struct Proc {
     name: String,
+    /// Operator nodes: `(address, region, in the genesis keyring)`.
+    operator: Option<(String, String, bool)>,
     args: Vec<String>,
     log: PathBuf,
     child: Option<Child>,
@@ -99,7 +111,15 @@ fn mkdir(p: &Path) -> Result<(), String> {
 struct Layout {
     ledger_url: String,
     ledger_listen: SocketAddr,
-    nodes: Vec<(PathBuf, IdentityKey, Option<SocketAddr>)>,
+    nodes: Vec<NodeLayout>,
+}
+
+struct NodeLayout {
+    dir: PathBuf,
+    id: IdentityKey,
+    metrics: Option<SocketAddr>,
+    operator: Operator,
+    in_keyring: bool,
 }
 
 fn prepare(args: &DevnetArgs, owner: IdentityKey) -> Result<Layout, String> {
@@ -133,9 +153,23 @@ fn prepare(args: &DevnetArgs, owner: IdentityKey) -> Result<Layout, String> {
             .and_then(|v| v.as_array())
             .cloned()
             .unwrap_or_default();
+        let spare: Vec<Operator> = match ports.get("spare") {
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| format!("{}: spare: {e}", ports_path.display()))?,
+            None => Vec::new(),
+        };
+        if usize::from(args.spare) != spare.len() {
+            return Err(format!(
+                "{} was made with --spare {}; pass the same or a new --dir",
+                dir.display(),
+                spare.len()
+            ));
+        }
+        let genesis_n = kr.operators.len();
         let nodes = kr
             .operators
             .iter()
+            .chain(spare.iter())
             .enumerate()
             .map(|(i, op)| {
                 let m = metrics
@@ -143,7 +177,13 @@ fn prepare(args: &DevnetArgs, owner: IdentityKey) -> Result<Layout, String> {
                     .and_then(|v| v.as_u64())
                     .and_then(|p| u16::try_from(p).ok())
                     .map(|p| SocketAddr::from(([127, 0, 0, 1], p)));
-                (dir.join(format!("node-{i}")), op.identity, m)
+                NodeLayout {
+                    dir: dir.join(format!("node-{i}")),
+                    id: op.identity,
+                    metrics: m,
+                    operator: op.clone(),
+                    in_keyring: i < genesis_n,
+                }
             })
             .collect();
         let port = u16::try_from(ledger_port).map_err(|_| "bad ledger port in ports.json")?;
@@ -159,12 +199,16 @@ fn prepare(args: &DevnetArgs, owner: IdentityKey) -> Result<Layout, String> {
             args.threshold, args.operators
         ));
     }
-    if args.insecure_test_primes && usize::from(args.operators) > tessera_sim::fixtures::capacity()
-    {
-        return Err(format!(
-            "the test primes serve at most {} operators",
+    let total = args
+        .operators
+        .checked_add(args.spare)
+        .ok_or("too many nodes")?;
+    if args.insecure_test_primes && usize::from(total) > tessera_sim::fixtures::capacity() {
+        // Public test primes protect nothing anyway; beyond the fixture's pairs, nodes share.
+        eprintln!(
+            "note: the test primes have {} pairs; {total} nodes reuse them in turn",
             tessera_sim::fixtures::capacity()
-        ));
+        );
     }
     let network = format!(
         "tessera-devnet-{}",
@@ -181,9 +225,10 @@ fn prepare(args: &DevnetArgs, owner: IdentityKey) -> Result<Layout, String> {
     let ledger_port = free_port()?;
     let measurement = tessera_attest::measure_current_exe().map_err(|e| e.to_string())?;
     let mut operators = Vec::new();
+    let mut spare = Vec::new();
     let mut nodes = Vec::new();
     let mut metrics_ports = Vec::new();
-    for i in 0..args.operators {
+    for i in 0..total {
         let nd = dir.join(format!("node-{i}"));
         mkdir(&nd)?;
         let id = identity_at(&nd.join("identity.pem"))?;
@@ -205,26 +250,43 @@ fn prepare(args: &DevnetArgs, owner: IdentityKey) -> Result<Layout, String> {
              ledger_url = \"http://127.0.0.1:{ledger_port}\"\n\
              ledger_key = \"{ledger_key}\"\n\
              metrics_listen = \"127.0.0.1:{mport}\"\n\
-             insecure_test_primes = {}\n\n\
+             insecure_test_primes = {insecure}\n\
+             {prime_index}\n\
              [attestation]\n\
              backend = \"software\"\n\
              platform_key = \"platform.pem\"\n\
              sealing_key = \"sealing.key\"\n\n\
              [timeouts]\n\
-             round_secs = {}\n",
-            args.insecure_test_primes, args.round_timeout
+             round_secs = {round}\n\
+             reshare_round_secs = {reshare}\n",
+            insecure = args.insecure_test_primes,
+            prime_index = if args.insecure_test_primes {
+                format!("insecure_test_prime_index = {i}\n")
+            } else {
+                String::new()
+            },
+            round = args.round_timeout,
+            reshare = args.reshare_round_timeout,
         );
         std::fs::write(nd.join("config.toml"), config).map_err(|e| e.to_string())?;
-        operators.push(Operator {
+        let op = Operator {
             identity: id.public(),
             address: format!("127.0.0.1:{p2p}"),
             region: region_of(&args.regions, i),
+        };
+        let in_keyring = i < args.operators;
+        if in_keyring {
+            operators.push(op.clone());
+        } else {
+            spare.push(op.clone());
+        }
+        nodes.push(NodeLayout {
+            dir: nd,
+            id: id.public(),
+            metrics: Some(SocketAddr::from(([127, 0, 0, 1], mport))),
+            operator: op,
+            in_keyring,
         });
-        nodes.push((
-            nd,
-            id.public(),
-            Some(SocketAddr::from(([127, 0, 0, 1], mport))),
-        ));
     }
     let genesis = GenesisFile {
         network,
@@ -239,7 +301,8 @@ fn prepare(args: &DevnetArgs, owner: IdentityKey) -> Result<Layout, String> {
         }],
     };
     std::fs::write(&genesis_path, genesis.to_toml()?).map_err(|e| e.to_string())?;
-    let ports = serde_json::json!({ "ledger": ledger_port, "metrics": metrics_ports });
+    let ports =
+        serde_json::json!({ "ledger": ledger_port, "metrics": metrics_ports, "spare": spare });
     std::fs::write(&ports_path, ports.to_string()).map_err(|e| e.to_string())?;
     Ok(Layout {
         ledger_url: format!("http://127.0.0.1:{ledger_port}"),
@@ -278,6 +341,9 @@ fn write_state(dir: &Path, ledger_url: &str, procs: &[Proc]) -> Result<(), Strin
                 "pid": p.child.as_ref().map(|c| c.id()),
                 "metrics_url": p.metrics_url,
                 "log": p.log.display().to_string(),
+                "address": p.operator.as_ref().map(|o| o.0.clone()),
+                "region": p.operator.as_ref().map(|o| o.1.clone()),
+                "in_keyring": p.operator.as_ref().map(|o| o.2),
             })
         })
         .collect();
@@ -357,6 +423,10 @@ pub fn run(args: DevnetArgs, owner_identity: Option<PathBuf>) -> Result<(), Stri
             // request up for long.
             "--presign-timeout".into(),
             "120".into(),
+            // Key generation's cost grows with the committee (about a minute of CPU per
+            // operator on small machines, all sharing this one).
+            "--keygen-timeout".into(),
+            (300 + 60 * u64::from(args.operators + args.spare)).to_string(),
             "--sign-timeout".into(),
             "15".into(),
         ],
@@ -364,19 +434,25 @@ pub fn run(args: DevnetArgs, owner_identity: Option<PathBuf>) -> Result<(), Stri
         child: None,
         metrics_url: None,
         id: None,
+        operator: None,
     }];
-    for (i, (nd, id, metrics)) in layout.nodes.iter().enumerate() {
+    for (i, nl) in layout.nodes.iter().enumerate() {
         procs.push(Proc {
             name: format!("node-{i}"),
             args: vec![
                 "node".into(),
                 "--config".into(),
-                nd.join("config.toml").display().to_string(),
+                nl.dir.join("config.toml").display().to_string(),
             ],
-            log: nd.join("node.log"),
+            log: nl.dir.join("node.log"),
             child: None,
-            metrics_url: metrics.map(|m| format!("http://{m}/metrics")),
-            id: Some(*id),
+            metrics_url: nl.metrics.map(|m| format!("http://{m}/metrics")),
+            id: Some(nl.id),
+            operator: Some((
+                nl.operator.address.clone(),
+                nl.operator.region.clone(),
+                nl.in_keyring,
+            )),
         });
     }
     for p in procs.iter_mut() {
@@ -384,21 +460,26 @@ pub fn run(args: DevnetArgs, owner_identity: Option<PathBuf>) -> Result<(), Stri
     }
     write_state(&dir, &layout.ledger_url, &procs)?;
 
-    // Ready when the ledger sees every node alive (attested heartbeats).
+    // Ready when the ledger sees every operator of its keyrings alive (attested heartbeats).
+    // Spare nodes cannot heartbeat until a keyring change names them.
     let client = tessera_ledger::client::Client::new(&layout.ledger_url);
     let started = Instant::now();
-    let n = procs.len() - 1;
     let mut ready = false;
     while !stop.load(Ordering::SeqCst) {
         if !ready {
-            let live = client
+            let (live, n) = client
                 .operators()
-                .map(|o| o.iter().filter(|v| v.live).count())
-                .unwrap_or(0);
-            if live >= n {
+                .map(|o| (o.iter().filter(|v| v.live).count(), o.len()))
+                .unwrap_or((0, 1));
+            if n > 0 && live >= n {
                 ready = true;
+                let spare = if args.spare > 0 {
+                    format!(" and {} spare nodes", args.spare)
+                } else {
+                    String::new()
+                };
                 println!(
-                    "devnet ready: ledger {} with {n} operators (threshold {}); state in {}",
+                    "devnet ready: ledger {} with {n} operators{spare} (threshold {}); state in {}",
                     layout.ledger_url,
                     args.threshold,
                     dir.join("devnet.json").display()

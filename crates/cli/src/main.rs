@@ -13,6 +13,7 @@ mod daemon;
 mod demo;
 mod devnet;
 mod gov;
+mod keyring;
 #[cfg(feature = "malicious")]
 mod misbehave;
 
@@ -43,6 +44,10 @@ enum Command {
     /// Keys: `key create`.
     #[command(subcommand)]
     Key(client::KeyCommand),
+    /// Keyrings: `keyring change` adds or removes operators and sets the threshold, by
+    /// resharing every key of the keyring (same public keys).
+    #[command(subcommand)]
+    Keyring(keyring::KeyringCommand),
     /// Requests a signature and waits for it.
     Sign(client::SignArgs),
     /// Ethereum: `eth address`, `eth sign-tx`, `eth sign-message` with a network key.
@@ -80,6 +85,7 @@ fn main() -> ExitCode {
         Command::Ledger(args) => daemon::ledger(args),
         Command::Devnet(args) => devnet::run(args, cli.client.identity.clone()),
         Command::Key(cmd) => client::key(cmd, &cli.client),
+        Command::Keyring(cmd) => keyring::run(cmd, &cli.client),
         Command::Sign(args) => client::sign(args, &cli.client),
         Command::Eth(cmd) => chains::eth(cmd, &cli.client),
         Command::Btc(cmd) => chains::btc(cmd, &cli.client),

@@ -9,6 +9,8 @@
 //! ledger_key = "<64 hex digits>"       # the ledger's identity: it signs scheduling commands
 //! metrics_listen = "127.0.0.1:9101"    # optional Prometheus endpoint
 //! insecure_test_primes = false         # devnet/tests only: public pregenerated Paillier primes
+//! insecure_test_prime_index = 3        # devnet/tests only: which fixture pair (default: the
+//!                                      # node's index in its keyring)
 //!
 //! [attestation]
 //! backend = "software"                 # the only backend that produces evidence today
@@ -17,6 +19,8 @@
 //!
 //! [timeouts]
 //! round_secs = 60                      # per protocol round
+//! reshare_round_secs = 1800            # per resharing round (verifies every new operator's
+//!                                      # setup proofs: minutes with 16 operators)
 //! ```
 //!
 //! Relative paths are relative to the configuration file's directory. The node refuses to start
@@ -59,6 +63,7 @@ struct Raw {
     metrics_listen: Option<SocketAddr>,
     #[serde(default)]
     insecure_test_primes: bool,
+    insecure_test_prime_index: Option<usize>,
     attestation: RawAttestation,
     #[serde(default)]
     timeouts: RawTimeouts,
@@ -78,18 +83,25 @@ enum RawAttestation {
 struct RawTimeouts {
     #[serde(default = "default_round_secs")]
     round_secs: u64,
+    #[serde(default = "default_reshare_round_secs")]
+    reshare_round_secs: u64,
 }
 
 impl Default for RawTimeouts {
     fn default() -> Self {
         RawTimeouts {
             round_secs: default_round_secs(),
+            reshare_round_secs: default_reshare_round_secs(),
         }
     }
 }
 
 fn default_round_secs() -> u64 {
     60
+}
+
+fn default_reshare_round_secs() -> u64 {
+    1800
 }
 
 /// Where the attestation evidence and the sealing key come from.
@@ -113,8 +125,11 @@ pub struct NodeConfig {
     pub ledger_key: IdentityKey,
     pub metrics_listen: Option<SocketAddr>,
     pub insecure_test_primes: bool,
+    /// Which fixture prime pair an insecure test node uses (`None`: its keyring index).
+    pub insecure_test_prime_index: Option<usize>,
     pub attestation: AttestationConfig,
     pub round_timeout: Duration,
+    pub reshare_round_timeout: Duration,
 }
 
 impl NodeConfig {
@@ -146,9 +161,14 @@ impl NodeConfig {
                 raw.ledger_url
             )));
         }
-        if raw.timeouts.round_secs == 0 {
+        if raw.timeouts.round_secs == 0 || raw.timeouts.reshare_round_secs == 0 {
             return Err(ConfigError::Invalid(
-                "timeouts.round_secs must be > 0".into(),
+                "timeouts.round_secs and timeouts.reshare_round_secs must be > 0".into(),
+            ));
+        }
+        if raw.insecure_test_prime_index.is_some() && !raw.insecure_test_primes {
+            return Err(ConfigError::Invalid(
+                "insecure_test_prime_index needs insecure_test_primes = true".into(),
             ));
         }
         let attestation = match raw.attestation {
@@ -169,8 +189,10 @@ impl NodeConfig {
             ledger_key: raw.ledger_key,
             metrics_listen: raw.metrics_listen,
             insecure_test_primes: raw.insecure_test_primes,
+            insecure_test_prime_index: raw.insecure_test_prime_index,
             attestation,
             round_timeout: Duration::from_secs(raw.timeouts.round_secs),
+            reshare_round_timeout: Duration::from_secs(raw.timeouts.reshare_round_secs),
         };
         cfg.check_secrets()?;
         Ok(cfg)

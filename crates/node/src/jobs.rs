@@ -21,8 +21,13 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::{OsRng, SeedableRng};
 use tessera_core::echo::Echo;
 use tessera_core::{PartyIndex, SessionId};
-use tessera_ecdsa::{KeyShare, Keygen, Presign, Presignature, Sign, SignRequest};
-use tessera_identity::Identity;
+use k256::elliptic_curve::sec1::ToEncodedPoint;
+use k256::ProjectivePoint;
+use tessera_ecdsa::{
+    KeyShare, Keygen, Presign, Presignature, Reshare, ReshareOutput, ReshareStatement, Sign,
+    SignRequest,
+};
+use tessera_identity::{Identity, IdentityKey};
 use tessera_ledger::command::{Action, Command, Hash32, SignedCommand};
 use tessera_ledger::state::Keyring;
 use tessera_ledger::Client;
@@ -44,9 +49,13 @@ pub struct Ctx {
     pub ledger: Client,
     pub round_timeout: Duration,
     pub paillier: Arc<PaillierSource>,
-    /// Key shares already read from the sealed store. Decoding one re-checks its Paillier
-    /// primes (about 150 ms of Miller–Rabin), which must not sit on the one-round signing path.
-    pub shares: Mutex<HashMap<Hash32, Arc<KeyShare>>>,
+    /// Key shares already read from the sealed store, by [`share_name`]. Decoding one
+    /// re-checks its Paillier primes (about 150 ms of Miller–Rabin), which must not sit on the
+    /// one-round signing path.
+    pub shares: Mutex<HashMap<String, Arc<KeyShare>>>,
+    /// Per-round timeout of resharing sessions, whose rounds verify every new operator's
+    /// setup proofs and take minutes with large committees.
+    pub reshare_round_timeout: Duration,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -260,6 +269,25 @@ impl Runner<'_> {
             &mut self.obs,
         )
     }
+
+    /// Runs several machines of one session, one per seat of this node (see
+    /// [`session::run_seats`]).
+    fn run_seats<S: tessera_core::StateMachine>(
+        &mut self,
+        machines: Vec<S>,
+        round_timeout: Duration,
+        rng: &mut ChaCha20Rng,
+    ) -> Result<Vec<S::Output>, SessionError> {
+        session::run_seats(
+            machines,
+            self.roster,
+            &*self.ctx.net,
+            self.inbox,
+            round_timeout,
+            rng,
+            &mut self.obs,
+        )
+    }
 }
 
 /// Which session [`guarded`] runs.
@@ -286,6 +314,25 @@ fn guarded<T>(
     spec: Spec<'_>,
     body: impl FnOnce(&mut Runner<'_>) -> Result<T, JobError>,
     report: impl FnOnce(&T) -> Action,
+) -> Result<T, JobError> {
+    guarded_with(
+        ctx,
+        spec,
+        body,
+        |v| Some(report(v)),
+        |blamed| blamed.iter().map(|p| p.0).collect(),
+    )
+}
+
+/// [`guarded`] for sessions whose result is not always reported (`report` gives `None`) and
+/// whose seats are not the ledger's operator indices (`blame` maps the blamed seats to what
+/// `SessionFailed` names).
+fn guarded_with<T>(
+    ctx: &Ctx,
+    spec: Spec<'_>,
+    body: impl FnOnce(&mut Runner<'_>) -> Result<T, JobError>,
+    report: impl FnOnce(&T) -> Option<Action>,
+    blame: impl FnOnce(&[PartyIndex]) -> Vec<u16>,
 ) -> Result<T, JobError> {
     let Spec {
         protocol,
@@ -314,11 +361,14 @@ fn guarded<T>(
         Ok(v) => {
             ctx.metrics.session(protocol, "ok");
             tracing::info!(protocol, %session, ms = started.elapsed().as_millis() as u64, "session done");
-            submit(ctx, report(&v)).map(|()| v).map_err(JobError::Local)
+            match report(&v) {
+                Some(action) => submit(ctx, action).map(|()| v).map_err(JobError::Local),
+                None => Ok(v),
+            }
         }
         Err(e) => {
             let (blamed, cause) = match &e {
-                JobError::Session(s) => (s.blamed().iter().map(|p| p.0).collect(), s.cause()),
+                JobError::Session(s) => (blame(&s.blamed()), s.cause()),
                 _ => (Vec::new(), "local".to_string()),
             };
             ctx.metrics.session(protocol, "failed");
@@ -469,24 +519,31 @@ fn ecdsa_keygen(
     .map(drop)
 }
 
-fn load_share(ctx: &Ctx, key: &Hash32) -> Result<Arc<KeyShare>, JobError> {
+fn load_share(
+    ctx: &Ctx,
+    key: &Hash32,
+    generation: Option<Hash32>,
+) -> Result<Arc<KeyShare>, JobError> {
+    let name = share_name(key, generation);
     if let Some(s) = ctx
         .shares
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .get(key)
+        .get(&name)
     {
         return Ok(s.clone());
     }
     let bytes = ctx
         .store
-        .get(Table::KeyShares, &key.to_string())?
-        .ok_or_else(|| JobError::Local(format!("no share of key {key}")))?;
-    let share = Arc::new(KeyShare::from_bytes(&bytes).map_err(|e| JobError::Local(e.to_string()))?);
+        .get(Table::KeyShares, &name)?
+        .ok_or_else(|| JobError::Local(format!("no share {name}")))?;
+    let share = Arc::new(
+        KeyShare::from_bytes(&bytes).map_err(|e| JobError::Local(format!("share {name}: {e}")))?,
+    );
     ctx.shares
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(*key, share.clone());
+        .insert(name, share.clone());
     Ok(share)
 }
 
@@ -494,13 +551,14 @@ fn load_share(ctx: &Ctx, key: &Hash32) -> Result<Arc<KeyShare>, JobError> {
 pub fn presign(
     ctx: &Ctx,
     key: Hash32,
+    generation: Option<Hash32>,
     session: Hash32,
     keyring: &Keyring,
     signers: &[u16],
     me: u16,
 ) -> Result<(), JobError> {
     let roster = roster(keyring, me, signers)?;
-    let share = load_share(ctx, &key)?;
+    let share = load_share(ctx, &key, generation)?;
     let parties: Vec<PartyIndex> = signers.iter().map(|&i| PartyIndex(i)).collect();
     let spec = Spec {
         protocol: "presign",
@@ -543,6 +601,8 @@ pub struct SignJob {
     pub request: Hash32,
     pub key: Hash32,
     pub presign: Hash32,
+    /// The key's share generation in force (see [`share_name`]).
+    pub generation: Option<Hash32>,
     pub digest: [u8; 32],
     pub tweak: Option<[u8; 32]>,
     /// ρ: the hash of the ledger entry that bound the approved request to the presignature,
@@ -559,7 +619,7 @@ pub fn sign(
     me: u16,
 ) -> Result<(), JobError> {
     let roster = roster(keyring, me, signers)?;
-    let share = load_share(ctx, &job.key)?;
+    let share = load_share(ctx, &job.key, job.generation)?;
     let tweak = match job.tweak {
         None => k256::Scalar::ZERO,
         Some(t) => Option::<k256::Scalar>::from(
@@ -818,4 +878,226 @@ pub fn discard_share(
         Ok(false) => {}
         Err(e) => tracing::warn!(share = %name, error = %e, "could not delete an old key share"),
     }
+}
+
+/// What a resharing session needs from the ledger entries: the `StartReshare` of a keyring
+/// change, with both committees as the ledger state had them when the session started.
+#[derive(Debug, Clone)]
+pub struct ReshareJob {
+    /// The `StartReshare` command id: the session id, and the new shares' generation.
+    pub session: Hash32,
+    pub key: Hash32,
+    /// The protocol's key id: the key generation session's id (it never changes).
+    pub key_id: Hash32,
+    /// The generation of the old shares the dealers deal from.
+    pub previous: Option<Hash32>,
+    /// The key's public key (33-byte SEC1 compressed, hex) and chain code.
+    pub public_key: String,
+    pub chain_code: Hash32,
+    /// The old committee: its threshold, operators and public shares (by old index).
+    pub old_threshold: u16,
+    pub old_operators: Vec<IdentityKey>,
+    pub old_public_shares: Vec<String>,
+    /// The old operators that deal (sorted old indices).
+    pub dealers: Vec<u16>,
+    /// The new committee.
+    pub new_threshold: u16,
+    pub new_operators: Vec<IdentityKey>,
+}
+
+impl ReshareJob {
+    /// The statement every participant must agree on, built from the ledger's public data.
+    pub fn statement(&self) -> Result<ReshareStatement, JobError> {
+        let bad = |what: &str, e: String| JobError::Local(format!("reshare statement: {what}: {e}"));
+        let point = |hex_str: &str| -> Result<ProjectivePoint, JobError> {
+            let bytes = hex::decode(hex_str).map_err(|e| bad("hex", e.to_string()))?;
+            let p = k256::PublicKey::from_sec1_bytes(&bytes).map_err(|e| bad("point", e.to_string()))?;
+            Ok(p.to_projective())
+        };
+        let old_public_shares = self
+            .old_public_shares
+            .iter()
+            .map(|h| point(h))
+            .collect::<Result<Vec<_>, _>>()?;
+        let new_n = u16::try_from(self.new_operators.len())
+            .map_err(|_| JobError::Local("new committee too large".into()))?;
+        let st = ReshareStatement {
+            key_id: SessionId(self.key_id.0),
+            level: SecurityLevel::LEVEL128,
+            public_key: point(&self.public_key)?,
+            chain_code: self.chain_code.0,
+            old_threshold: self.old_threshold,
+            old_public_shares,
+            dealers: self.dealers.iter().map(|&d| PartyIndex(d)).collect(),
+            new_n,
+            new_threshold: self.new_threshold,
+        };
+        st.validate().map_err(|e| bad("invalid", e.to_string()))?;
+        Ok(st)
+    }
+
+    /// Every seat and who holds it: receivers `0..N′` (the new operators), then the dealers.
+    fn seats(&self, st: &ReshareStatement) -> Result<Vec<(PartyIndex, IdentityKey)>, JobError> {
+        let mut seats = Vec::new();
+        for (j, who) in self.new_operators.iter().enumerate() {
+            let j = u16::try_from(j).map_err(|_| JobError::Local("seat".into()))?;
+            seats.push((st.receiver_seat(PartyIndex(j)), *who));
+        }
+        for &d in &self.dealers {
+            let who = self
+                .old_operators
+                .get(usize::from(d))
+                .ok_or_else(|| JobError::Local(format!("dealer {d} is not an old operator")))?;
+            let seat = st
+                .dealer_seat(PartyIndex(d))
+                .ok_or_else(|| JobError::Local(format!("dealer {d} has no seat")))?;
+            seats.push((seat, *who));
+        }
+        Ok(seats)
+    }
+}
+
+/// Resharing `job.key` from the old committee to the new one (`tessera_ecdsa::Reshare`). An
+/// operator in both committees plays two seats — a dealer and a receiver, separate machines
+/// with separate state — in the one session. A receiver stores its new share under the
+/// session's generation before it posts `ReshareDone`; nothing old is deleted here: the old
+/// share stays in force until the ledger switches the whole keyring (see [`discard_share`]).
+pub fn reshare(ctx: &Ctx, job: &ReshareJob) -> Result<(), JobError> {
+    let me = ctx.identity.public();
+    let st = job.statement()?;
+    let seats = job.seats(&st)?;
+    let my_new = job
+        .new_operators
+        .iter()
+        .position(|k| *k == me)
+        .and_then(|j| u16::try_from(j).ok());
+    let my_old = job
+        .old_operators
+        .iter()
+        .position(|k| *k == me)
+        .and_then(|i| u16::try_from(i).ok())
+        .filter(|i| job.dealers.contains(i));
+    let mut mine = Vec::new();
+    if let Some(j) = my_new {
+        mine.push(st.receiver_seat(PartyIndex(j)));
+    }
+    if let Some(d) = my_old {
+        mine.push(
+            st.dealer_seat(PartyIndex(d))
+                .ok_or_else(|| JobError::Local("dealer seat".into()))?,
+        );
+    }
+    if mine.is_empty() {
+        return Ok(());
+    }
+    let roster = Roster::with_seats(mine, seats.iter().copied())?;
+    let sid = SessionId(job.session.0);
+    let spec = Spec {
+        protocol: "reshare",
+        session: job.session,
+        sid,
+        roster: &roster,
+        journal: true,
+    };
+    let receiver = my_new.is_some();
+    // Blame names seats; the ledger excludes old operators by their old index (a receiver
+    // cannot be excluded: the new committee is fixed by the change).
+    let dealer_of = |seat: PartyIndex| {
+        let k = seat.0.checked_sub(st.new_n)?;
+        st.dealers.get(usize::from(k)).map(|p| p.0)
+    };
+    guarded_with(
+        ctx,
+        spec,
+        |net| {
+            let mut rng = fresh_rng();
+            let mut machines = Vec::new();
+            if let Some(j) = my_new {
+                let paillier = ctx
+                    .paillier
+                    .get(Duration::from_secs(600))
+                    .map_err(JobError::Local)?;
+                machines.push(
+                    Reshare::receiver(sid, st.clone(), PartyIndex(j), paillier, &mut rng)
+                        .map_err(SessionError::from)?,
+                );
+            }
+            if my_old.is_some() {
+                let share = load_share(ctx, &job.key, job.previous)?;
+                if share.key_id != st.key_id {
+                    return Err(JobError::Local(format!(
+                        "the stored share of {} belongs to key id {:?}, the ledger says {}",
+                        job.key, share.key_id, job.key_id
+                    )));
+                }
+                machines.push(
+                    Reshare::dealer(sid, st.clone(), &share, &mut rng)
+                        .map_err(SessionError::from)?,
+                );
+            }
+            let outputs = net.run_seats(machines, ctx.reshare_round_timeout, &mut rng)?;
+            let mut public_shares = None;
+            for out in outputs {
+                match out {
+                    ReshareOutput::NewShare(share) => {
+                        let bytes = share
+                            .to_bytes()
+                            .map_err(|e| JobError::Local(e.to_string()))?;
+                        ctx.store.put(
+                            Table::KeyShares,
+                            &share_name(&job.key, Some(job.session)),
+                            &bytes,
+                        )?;
+                        public_shares = Some(public_shares_hex(&share)?);
+                    }
+                    ReshareOutput::Retire(r) => {
+                        tracing::info!(key = %job.key, old_index = r.old_index.0, "dealt; the old share goes when the ledger switches the keyring");
+                    }
+                }
+            }
+            Ok(public_shares)
+        },
+        |public_shares| {
+            public_shares.clone().map(|public_shares| Action::ReshareDone {
+                session: job.session,
+                public_shares,
+            })
+        },
+        |blamed| blamed.iter().filter_map(|p| dealer_of(*p)).collect(),
+    )
+    .map(|_| {
+        if receiver {
+            tracing::info!(key = %job.key, "new share stored and reported");
+        }
+    })
+}
+
+/// Every party's public share of `share`'s key, hex SEC1 compressed, by index: what
+/// `KeyGenerated` and `ReshareDone` carry.
+pub fn public_shares_hex(share: &KeyShare) -> Result<Vec<String>, JobError> {
+    (0..share.n)
+        .map(|i| {
+            share
+                .public_share(PartyIndex(i))
+                .map(|p| hex::encode(p.to_affine().to_encoded_point(true).as_bytes()))
+                .map_err(|e| JobError::Local(e.to_string()))
+        })
+        .collect()
+}
+
+/// Drops every presignature of `key` (as tombstones): they were made with shares that are no
+/// longer in force.
+pub fn discard_presignatures(ctx: &Ctx, key: &Hash32) {
+    let k = key.to_string();
+    match ctx.store.presignatures(&k) {
+        Ok(ids) => {
+            for id in ids {
+                if let Err(e) = ctx.store.consume_presignature(&k, &id) {
+                    tracing::warn!(key = %key, presign = %id, error = %e, "could not discard a presignature");
+                }
+            }
+        }
+        Err(e) => tracing::warn!(key = %key, error = %e, "could not list presignatures"),
+    }
+    pool_gauge(ctx, key);
 }

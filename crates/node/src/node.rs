@@ -7,8 +7,10 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tessera_identity::{Identity, IdentityKey};
-use tessera_ledger::command::{Action, Entry, Hash32};
-use tessera_ledger::state::{KeyStatus, RefreshStatus, Rejection, SignatureStatus, State};
+use tessera_ledger::command::{Action, Entry, Hash32, Operator};
+use tessera_ledger::state::{
+    ChangeStatus, KeyStatus, RefreshStatus, Rejection, SignatureStatus, State,
+};
 use tessera_ledger::Client;
 use tessera_store::Store;
 use tessera_transport::{Inbound, Transport, TransportConfig};
@@ -17,7 +19,7 @@ use crate::attestation::{BackendEvidence, LogAdmission};
 
 use crate::config::{AttestationConfig, NodeConfig};
 use crate::jobs::{
-    self, now_ms, now_secs, Ctx, PaillierSource, RefreshJob, SchnorrSignJob, SignJob,
+    self, now_ms, now_secs, Ctx, PaillierSource, RefreshJob, ReshareJob, SchnorrSignJob, SignJob,
 };
 use crate::metrics::Metrics;
 use crate::router::{Limits, Routed, Router};
@@ -154,11 +156,12 @@ pub async fn run(
 
     let insecure_index = if cfg.insecure_test_primes {
         let st = state.read().unwrap_or_else(|p| p.into_inner());
-        let idx = st
-            .keyrings()
-            .find_map(|k| k.operator_index(&me))
-            .map(usize::from)
-            .unwrap_or(0);
+        let idx = cfg.insecure_test_prime_index.unwrap_or_else(|| {
+            st.keyrings()
+                .find_map(|k| k.operator_index(&me))
+                .map(usize::from)
+                .unwrap_or(0)
+        });
         Some(idx)
     } else {
         None
@@ -172,6 +175,7 @@ pub async fn run(
         metrics: metrics.clone(),
         ledger: client.clone(),
         round_timeout: cfg.round_timeout,
+        reshare_round_timeout: cfg.reshare_round_timeout,
         paillier: PaillierSource::start(store.clone(), insecure_index),
         shares: std::sync::Mutex::new(HashMap::new()),
     });
@@ -289,8 +293,13 @@ pub async fn run(
                 next = next.max(e.seq + 1);
                 let mut fresh = Vec::new();
                 if apply(&f_state, &f_metrics, &e, &mut fresh) {
-                    peers_changed |=
-                        matches!(e.command.command.action, Action::RegisterKeyring { .. });
+                    peers_changed |= matches!(
+                        e.command.command.action,
+                        Action::RegisterKeyring { .. }
+                            | Action::ChangeKeyring { .. }
+                            | Action::ReshareDone { .. }
+                            | Action::AbortSession { .. }
+                    );
                     for e in fresh {
                         dispatch(&f_ctx, &f_state, &e, false);
                     }
@@ -386,13 +395,63 @@ fn refusal_reason(r: &Rejection) -> String {
     }
 }
 
+/// The `ReshareJob` for a `StartReshare` with id `session`, from the state as it stands.
+fn reshare_job(
+    st: &State,
+    session: Hash32,
+    change: &Hash32,
+    key: &Hash32,
+    dealers: &[u16],
+) -> Option<ReshareJob> {
+    let c = st.keyring_change(change)?;
+    let keyring = st.keyring(&c.keyring_id)?;
+    let record = st.key(key)?;
+    let KeyStatus::Active {
+        public_key,
+        chain_code,
+    } = &record.status
+    else {
+        return None;
+    };
+    Some(ReshareJob {
+        session,
+        key: *key,
+        key_id: record.keygen_session?,
+        previous: record.generation,
+        public_key: public_key.clone(),
+        chain_code: *chain_code,
+        old_threshold: keyring.threshold,
+        old_operators: keyring.operators.iter().map(|o| o.identity).collect(),
+        old_public_shares: record.public_shares.clone(),
+        dealers: dealers.to_vec(),
+        new_threshold: c.threshold,
+        new_operators: c.operators.iter().map(|o| o.identity).collect(),
+    })
+}
+
+/// Every operator this node may run a session with: the other members of each keyring it
+/// belongs to, and of each running keyring change whose old or new committee it is in.
 fn peer_addresses(st: &State, me: &IdentityKey) -> HashMap<IdentityKey, SocketAddr> {
     let mut peers = HashMap::new();
+    let mut committees: Vec<Vec<&Operator>> = Vec::new();
     for kr in st.keyrings() {
-        if kr.operator_index(me).is_none() {
+        committees.push(kr.operators.iter().collect());
+    }
+    for c in st.keyring_changes() {
+        if c.status != ChangeStatus::Running {
             continue;
         }
-        for op in &kr.operators {
+        let mut both: Vec<&Operator> = c.operators.iter().collect();
+        if let Some(kr) = st.keyring(&c.keyring_id) {
+            both.extend(kr.operators.iter());
+        }
+        committees.push(both);
+    }
+    for ops in committees {
+        if !ops.iter().any(|o| o.identity == *me) {
+            continue;
+        }
+        for op in ops {
             if &op.identity == me {
                 continue;
             }
@@ -469,10 +528,12 @@ fn dispatch(ctx: &Arc<Ctx>, state: &RwLock<State>, e: &Entry, catching_up: bool)
                     return;
                 }
             }
+            let generation = st.key(key).and_then(|k| k.generation);
             let (c, key, session, signers) = (ctx.clone(), *key, *session, signers.clone());
             drop(st);
             jobs::background("presign", move || {
-                if let Err(e) = jobs::presign(&c, key, session, &keyring, &signers, idx) {
+                if let Err(e) = jobs::presign(&c, key, generation, session, &keyring, &signers, idx)
+                {
                     tracing::warn!(%session, error = %e, "presigning failed");
                 }
             });
@@ -502,6 +563,7 @@ fn dispatch(ctx: &Arc<Ctx>, state: &RwLock<State>, e: &Entry, catching_up: bool)
                 request: *request,
                 key: req.key,
                 presign: *presign,
+                generation: st.key(&req.key).and_then(|k| k.generation),
                 digest: req.digest.0,
                 tweak: req.tweak.map(|t| t.0),
                 entropy: e.hash.0,
@@ -609,8 +671,87 @@ fn dispatch(ctx: &Arc<Ctx>, state: &RwLock<State>, e: &Entry, catching_up: bool)
                 }
             }
         }
+        Action::StartReshare { change, key, dealers } => {
+            let session = e.command.id();
+            let Some(job) = reshare_job(&st, session, change, key, dealers) else {
+                return;
+            };
+            let new_index = job.new_operators.iter().position(|k| *k == me);
+            let old_index = job.old_operators.iter().position(|k| *k == me);
+            let dealing = old_index
+                .and_then(|i| u16::try_from(i).ok())
+                .is_some_and(|i| dealers.contains(&i));
+            if new_index.is_none() && !dealing {
+                return;
+            }
+            if catching_up {
+                let open = st.keyring_change(change).is_some_and(|c| {
+                    c.status == ChangeStatus::Running
+                        && c.keys.get(key).is_some_and(|k| {
+                            k.session == Some(session)
+                                && new_index
+                                    .and_then(|j| u16::try_from(j).ok())
+                                    .is_none_or(|j| !k.results.contains_key(&j))
+                        })
+                });
+                if !open {
+                    return;
+                }
+            }
+            let c = ctx.clone();
+            drop(st);
+            jobs::background("reshare", move || {
+                if let Err(e) = jobs::reshare(&c, &job) {
+                    tracing::warn!(key = %job.key, session = %job.session, error = %e, "resharing failed");
+                }
+            });
+        }
+        Action::ReshareDone { session, .. } => {
+            // Once the whole keyring switched to the new committee, the old shares and every
+            // presignature made with them go.
+            let Some(change) = st
+                .reshare_session(session)
+                .and_then(|s| st.keyring_change(&s.change))
+            else {
+                return;
+            };
+            if let ChangeStatus::Done { .. } = change.status {
+                tracing::info!(change = %change.id, keyring = %change.keyring_id, "keyring switched to its new committee");
+                for (key, k) in &change.keys {
+                    let in_force = st.key(key).and_then(|r| r.generation);
+                    jobs::discard_presignatures(ctx, key);
+                    jobs::discard_share(ctx, key, k.previous, in_force);
+                }
+                ctx.shares
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .retain(|name, _| {
+                        !change
+                            .keys
+                            .iter()
+                            .any(|(key, k)| *name == jobs::share_name(key, k.previous))
+                    });
+            }
+        }
         Action::AbortSession { session, reason } => {
             tracing::info!(%session, reason, "ledger aborted a session");
+            // A resharing session, or a whole keyring change, that did not finish: its new
+            // shares are never used.
+            let mut reshared: Vec<(Hash32, Hash32)> = Vec::new();
+            if let Some(s) = st.reshare_session(session) {
+                reshared.push((s.key, s.id));
+            }
+            if let Some(c) = st.keyring_change(session) {
+                if let ChangeStatus::Failed { .. } = c.status {
+                    for (key, k) in &c.keys {
+                        reshared.extend(k.session.iter().chain(k.done.iter()).map(|s| (*key, *s)));
+                    }
+                }
+            }
+            for (key, generation) in reshared {
+                let in_force = st.key(&key).and_then(|k| k.generation);
+                jobs::discard_share(ctx, &key, Some(generation), in_force);
+            }
             // A refresh that did not finish: its new shares are never used.
             let refresh_sessions: Vec<(Hash32, Hash32)> = match st.refresh_session(session) {
                 Some(s) => vec![(s.key, s.id)],
