@@ -263,6 +263,9 @@ actions! {
         public_key: String,
         /// BIP32 chain code (ECDSA keys); all zeros for Schnorr keys, which have none.
         chain_code: Hash32,
+        /// Every operator's public share of the key (`x_i·G`), hex SEC1 compressed (33 bytes),
+        /// by operator index: exactly `n` for `ecdsa-secp256k1`, empty for Schnorr keys.
+        public_shares: Vec<String>,
     },
     /// Presign session member: its presignature for `session` is stored.
     PresignReady { session: Hash32 },
@@ -312,6 +315,29 @@ actions! {
     /// Ledger key: every signing set of the keyring (presign, FROST signing) must include
     /// operators from at least `min_regions` distinct regions (the operators' `region` tags).
     SetSignerRegions { keyring_id: String, min_regions: u16 },
+    /// Keyring owner: replaces keyring `keyring_id`'s committee with `operators` and
+    /// `threshold` by resharing every key of the keyring to it (same public keys). This
+    /// command's id is the change id.
+    ChangeKeyring {
+        keyring_id: String,
+        threshold: u16,
+        operators: Vec<Operator>,
+    },
+    /// Ledger key: the old operators `dealers` (sorted, distinct indices into the keyring's
+    /// current operators, exactly the keyring's current threshold of them) reshare `key` to
+    /// the committee of change `change`. The session id is this command's id.
+    StartReshare {
+        change: Hash32,
+        key: Hash32,
+        dealers: Vec<u16>,
+    },
+    /// Operator of the change's new committee: its new share of the session's key is stored.
+    /// `public_shares`: the new committee's public key shares, hex SEC1-compressed (33 bytes),
+    /// by new index.
+    ReshareDone {
+        session: Hash32,
+        public_shares: Vec<String>,
+    },
 }
 
 impl Serialize for Action {

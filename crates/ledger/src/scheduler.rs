@@ -39,7 +39,9 @@ use sha2::{Digest, Sha256};
 use tessera_identity::IdentityKey;
 
 use crate::command::{Action, Hash32};
-use crate::state::{KeyStatus, Keyring, PresignSession, RefreshStatus, SignatureStatus, State};
+use crate::state::{
+    ChangeStatus, KeyStatus, Keyring, PresignSession, RefreshStatus, SignatureStatus, State,
+};
 
 /// Tuning of the scheduler.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +59,9 @@ pub struct SchedulerConfig {
     pub presign_timeout: Duration,
     /// From `StartSign` to the request being done.
     pub sign_timeout: Duration,
+    /// For a reshare session of a keyring change (resharing to many operators is slow: about
+    /// ten minutes of CPU per round for 16 operators on small machines).
+    pub reshare_timeout: Duration,
 }
 
 impl Default for SchedulerConfig {
@@ -68,6 +73,7 @@ impl Default for SchedulerConfig {
             keygen_timeout: Duration::from_secs(300),
             presign_timeout: Duration::from_secs(120),
             sign_timeout: Duration::from_secs(30),
+            reshare_timeout: Duration::from_secs(60 * 60),
         }
     }
 }
@@ -223,6 +229,31 @@ pub fn decide(
         }
     }
 
+    for c in state.keyring_changes() {
+        if c.status != ChangeStatus::Running {
+            continue;
+        }
+        for (key, e) in &c.keys {
+            let Some(session) = e.session else {
+                continue;
+            };
+            let started = state
+                .reshare_session(&session)
+                .map(|s| s.started_at_ms)
+                .unwrap_or(0);
+            if let Some(why) = reported(&session) {
+                abort(&mut out, &mut aborting, session, why);
+            } else if now_ms >= started.saturating_add(ms(cfg.reshare_timeout)) {
+                abort(
+                    &mut out,
+                    &mut aborting,
+                    session,
+                    format!("resharing key {key} timed out"),
+                );
+            }
+        }
+    }
+
     // Approval deadlines.
     let expired = state.expired_requests(now_ms);
     for id in &expired {
@@ -246,6 +277,9 @@ pub fn decide(
         let Some(ring) = state.keyring(&key.keyring_id) else {
             continue;
         };
+        if state.running_change(&ring.id).is_some() {
+            continue;
+        }
         if ring.operators.iter().all(|o| is_live(&o.identity)) {
             out.push(Action::StartKeygen { request: key.id });
         }
@@ -267,9 +301,72 @@ pub fn decide(
         let Some(ring) = state.key_keyring(&r.key) else {
             continue;
         };
+        if state.running_change(&ring.id).is_some() {
+            continue;
+        }
         if ring.operators.iter().all(|o| is_live(&o.identity)) {
             out.push(Action::StartRefresh { request: r.id });
         }
+    }
+
+    // Keyring changes: one key at a time, once nothing else runs in the keyring.
+    for c in state.keyring_changes() {
+        if c.status != ChangeStatus::Running {
+            continue;
+        }
+        let Some(ring) = state.keyring(&c.keyring_id) else {
+            continue;
+        };
+        let mut keys: Vec<_> = c.keys.iter().filter(|(_, e)| e.done.is_none()).collect();
+        keys.sort_by_key(|(k, _)| state.key(k).map(|r| r.requested_seq).unwrap_or(0));
+        let Some((key, e)) = keys.first() else {
+            continue;
+        };
+        if e.session.is_some() || state.keyring_running_session(&ring.id).is_some() {
+            continue;
+        }
+        if e.attempts >= cfg.max_attempts {
+            abort(
+                &mut out,
+                &mut aborting,
+                c.id,
+                format!("gave up resharing key {key} after {} attempts", e.attempts),
+            );
+            continue;
+        }
+        let t = usize::from(ring.threshold);
+        let allowed: Vec<u16> = (0..ring.n()).filter(|i| !e.excluded.contains(i)).collect();
+        if allowed.len() < t {
+            abort(
+                &mut out,
+                &mut aborting,
+                c.id,
+                format!(
+                    "resharing key {key} needs {t} dealers of keyring {:?}, but only {} \
+                     operator(s) are not excluded by blame",
+                    ring.id,
+                    allowed.len()
+                ),
+            );
+            continue;
+        }
+        let live: Vec<u16> = allowed
+            .into_iter()
+            .filter(|i| ring.operator(*i).is_some_and(|o| is_live(&o.identity)))
+            .collect();
+        if live.len() < t || !c.operators.iter().all(|o| is_live(&o.identity)) {
+            continue;
+        }
+        let offset = e.attempts as usize;
+        let mut dealers: Vec<u16> = (0..t)
+            .filter_map(|j| live.get((offset + j) % live.len()).copied())
+            .collect();
+        dealers.sort_unstable();
+        out.push(Action::StartReshare {
+            change: c.id,
+            key: **key,
+            dealers,
+        });
     }
 
     // 2 and 4. Signature requests.
@@ -304,6 +401,13 @@ pub fn decide(
         }
         if let Some(why) = state.unapprovable(&r.id) {
             abort(&mut out, &mut aborting, r.id, why);
+            continue;
+        }
+        // While its keyring changes, a request waits: no signing session may start.
+        if state
+            .key_keyring(&r.key)
+            .is_some_and(|ring| state.running_change(&ring.id).is_some())
+        {
             continue;
         }
         if !state.sign_approved(&r.id) {
@@ -384,6 +488,9 @@ pub fn decide(
         let Some(ring) = state.keyring(&key.keyring_id) else {
             continue;
         };
+        if state.running_change(&ring.id).is_some() {
+            continue;
+        }
         let excluded = state.excluded_operators(&key.id);
         let eligible = eligible(ring, &excluded);
         let t = usize::from(ring.threshold);

@@ -907,9 +907,7 @@ async fn heartbeat(
     let (is_operator, allowlist, platform_keys) = {
         let core = lock(&inner.core);
         let s = &core.state;
-        let is_operator = s
-            .keyrings()
-            .any(|r| r.operator_index(&hb.identity).is_some());
+        let is_operator = s.is_operator(&hb.identity);
         (
             is_operator,
             s.allowlist().to_vec(),

@@ -146,6 +146,17 @@ pub enum Rejection {
     HighS,
     #[error("recovery id {0} does not recover the key")]
     WrongRecoveryId(u8),
+    #[error(
+        "keyring {keyring:?} is being changed by {change}; {action} waits until the change is \
+         done or failed"
+    )]
+    KeyringChanging {
+        keyring: String,
+        change: Hash32,
+        action: &'static str,
+    },
+    #[error("{signer} is not an operator of the new committee of keyring change {change}")]
+    NotNewOperator { signer: IdentityKey, change: Hash32 },
     /// A workspace, approval or deadline rule (see [`governance`]).
     #[error(transparent)]
     Governance(Box<GovRejection>),
@@ -186,7 +197,8 @@ impl Rejection {
             | NotLedger { .. }
             | NotOwner { .. }
             | NotOperator { .. }
-            | NotSessionMember { .. } => RejectionKind::Unauthorized,
+            | NotSessionMember { .. }
+            | NotNewOperator { .. } => RejectionKind::Unauthorized,
             UnknownKeyring(_) | UnknownKey(_) | UnknownRequest(_) | UnknownSession(_) => {
                 RejectionKind::Unknown
             }
@@ -202,7 +214,8 @@ impl Rejection {
             | PresignUsed { .. }
             | PresignAborted(_)
             | PresignWrongKey { .. }
-            | TooFewRegions { .. } => RejectionKind::Conflict,
+            | TooFewRegions { .. }
+            | KeyringChanging { .. } => RejectionKind::Conflict,
             Governance(g) => g.kind(),
         }
     }
@@ -299,12 +312,17 @@ pub struct KeyRecord {
     pub requested_seq: u64,
     pub requested_at_ms: u64,
     pub status: KeyStatus,
-    /// `KeyGenerated` results of the current keygen session, by operator index.
-    pub results: BTreeMap<u16, (String, Hash32)>,
+    /// `KeyGenerated` results of the current keygen session, by operator index: public key,
+    /// chain code, public shares.
+    pub results: BTreeMap<u16, (String, Hash32, Vec<String>)>,
     /// How many keygen sessions were started.
     pub attempts: u32,
-    /// The refresh session whose shares are in use (`None`: the keygen's).
+    /// The refresh or reshare session whose shares are in use (`None`: the keygen's).
     pub generation: Option<Hash32>,
+    /// Every operator's public share of the key (hex SEC1 compressed, by operator index) for
+    /// the shares in use: set when keygen completes, replaced when a keyring change reshares
+    /// the key. Empty for Schnorr keys and before keygen completes.
+    pub public_shares: Vec<String>,
 }
 
 /// Where a signature request stands.
@@ -476,12 +494,13 @@ pub struct KeygenSession {
     pub started_at_ms: u64,
 }
 
-/// A session of either kind, by id.
+/// A session of any kind, by id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SessionRef<'a> {
     Keygen(&'a KeygenSession),
     Presign(&'a PresignSession),
     Refresh(&'a RefreshSession),
+    Reshare(&'a ReshareSession),
 }
 
 /// One `SessionFailed` report.
@@ -511,6 +530,8 @@ pub struct State {
     keygens: BTreeMap<Hash32, KeygenSession>,
     refreshes: BTreeMap<Hash32, RefreshRequest>,
     refresh_sessions: BTreeMap<Hash32, RefreshSession>,
+    changes: BTreeMap<Hash32, KeyringChange>,
+    reshare_sessions: BTreeMap<Hash32, ReshareSession>,
     failures: BTreeMap<Hash32, Vec<FailureReport>>,
     gov: governance::Governance,
 }
@@ -576,6 +597,7 @@ enum Plan {
         index: u16,
         public_key: String,
         chain_code: Hash32,
+        public_shares: Vec<String>,
         outcome: KeygenOutcome,
     },
     PresignReady {
@@ -593,6 +615,7 @@ enum Plan {
         report: FailureReport,
     },
     Gov(governance::GovPlan),
+    Reshare(reshare::ResharePlan),
 }
 
 enum KeygenOutcome {
@@ -620,6 +643,8 @@ impl State {
             keygens: BTreeMap::new(),
             refreshes: BTreeMap::new(),
             refresh_sessions: BTreeMap::new(),
+            changes: BTreeMap::new(),
+            reshare_sessions: BTreeMap::new(),
             failures: BTreeMap::new(),
             gov: governance::Governance::default(),
         }
@@ -798,10 +823,14 @@ impl State {
         if let Some(r) = self.refresh_sessions.get(id) {
             return Some(SessionRef::Refresh(r));
         }
+        if let Some(r) = self.reshare_sessions.get(id) {
+            return Some(SessionRef::Reshare(r));
+        }
         self.keygens.get(id).map(SessionRef::Keygen)
     }
 
-    /// Operator indices taking part in a session (all operators for keygen).
+    /// Operator indices taking part in a session (all operators for keygen; the dealers, old
+    /// indices, for a reshare session, whose new committee is the change's operators).
     pub fn session_members(&self, id: &Hash32) -> Option<Vec<u16>> {
         match self.session(id)? {
             SessionRef::Presign(p) => Some(p.signers.clone()),
@@ -813,6 +842,7 @@ impl State {
                 let n = self.key_keyring(&r.key)?.n();
                 Some((0..n).collect())
             }
+            SessionRef::Reshare(r) => Some(r.dealers.clone()),
         }
     }
 
@@ -822,17 +852,25 @@ impl State {
     }
 
     /// Operators excluded from `key`'s future presign sessions by blame (see the module doc).
+    /// Only sessions of the keyring's current committee count: after a keyring change the
+    /// indices name other operators. Blame in reshare sessions is kept per change
+    /// ([`KeyReshare::excluded`]).
     pub fn excluded_operators(&self, key: &Hash32) -> BTreeSet<u16> {
         let mut out = BTreeSet::new();
+        let since = self
+            .keys
+            .get(key)
+            .map(|k| self.committee_since(&k.keyring_id))
+            .unwrap_or(0);
         for (session, reports) in &self.failures {
             let Some(members) = self.session_members(session) else {
                 continue;
             };
             let belongs = match self.session(session) {
-                Some(SessionRef::Presign(p)) => p.key == *key,
-                Some(SessionRef::Keygen(k)) => k.key == *key,
-                Some(SessionRef::Refresh(r)) => r.key == *key,
-                None => false,
+                Some(SessionRef::Presign(p)) => p.key == *key && p.started_seq >= since,
+                Some(SessionRef::Keygen(k)) => k.key == *key && k.started_seq >= since,
+                Some(SessionRef::Refresh(r)) => r.key == *key && r.started_seq >= since,
+                Some(SessionRef::Reshare(_)) | None => false,
             };
             if !belongs {
                 continue;
@@ -875,6 +913,7 @@ impl State {
                 Some(SessionRef::Presign(p)) => ids(self.key_keyring(&p.key), &p.signers),
                 Some(SessionRef::Keygen(k)) => all(self.key_keyring(&k.key)),
                 Some(SessionRef::Refresh(r)) => all(self.key_keyring(&r.key)),
+                Some(SessionRef::Reshare(r)) => self.reshare_concerned(r),
                 None => BTreeSet::new(),
             }
         };
@@ -907,6 +946,8 @@ impl State {
             Action::AbortSession { session: id, .. } => {
                 if self.session(id).is_some() {
                     session(id)
+                } else if let Some(c) = self.changes.get(id) {
+                    self.change_concerned(c)
                 } else if self.keys.contains_key(id) {
                     all(self.key_keyring(id))
                 } else if self.refreshes.contains_key(id) {
@@ -936,6 +977,19 @@ impl State {
             Action::StartRefresh { request } | Action::RefreshDone { request, .. } => {
                 all(refresh_ring(request))
             }
+            Action::ChangeKeyring { .. } => self
+                .changes
+                .values()
+                .max_by_key(|c| c.requested_seq)
+                .map(|c| self.change_concerned(c))
+                .unwrap_or_default(),
+            Action::StartReshare { .. } => self
+                .reshare_sessions
+                .values()
+                .max_by_key(|r| r.started_seq)
+                .map(|r| self.reshare_concerned(r))
+                .unwrap_or_default(),
+            Action::ReshareDone { session: id, .. } => session(id),
             Action::RequestKey { .. }
             | Action::RequestSignature { .. }
             | Action::RequestSchnorrSignature { .. }
@@ -1040,7 +1094,8 @@ impl State {
                 request,
                 public_key,
                 chain_code,
-            } => self.plan_key_generated(&ctx, request, public_key, chain_code),
+                public_shares,
+            } => self.plan_key_generated(&ctx, request, public_key, chain_code, public_shares),
             Action::PresignReady { session } => self.plan_presign_ready(&ctx, session),
             Action::SignatureDone {
                 request,
@@ -1072,6 +1127,20 @@ impl State {
                 request,
                 public_key,
             } => self.plan_refresh_done(&ctx, request, public_key),
+            Action::ChangeKeyring {
+                keyring_id,
+                threshold,
+                operators,
+            } => self.plan_change_keyring(&ctx, keyring_id, *threshold, operators),
+            Action::StartReshare {
+                change,
+                key,
+                dealers,
+            } => self.plan_start_reshare(&ctx, change, key, dealers),
+            Action::ReshareDone {
+                session,
+                public_shares,
+            } => self.plan_reshare_done(&ctx, session, public_shares),
         }
     }
 
@@ -1083,6 +1152,8 @@ impl State {
             || self.keygens.contains_key(id)
             || self.refreshes.contains_key(id)
             || self.refresh_sessions.contains_key(id)
+            || self.changes.contains_key(id)
+            || self.reshare_sessions.contains_key(id)
     }
 
     /// The keyring of `key` and the signer's operator index in it.
@@ -1198,6 +1269,7 @@ impl State {
                 "pending",
             ));
         }
+        self.check_not_changing(ctx, &key.keyring_id)?;
         Ok(Plan::StartKeygen(KeygenSession {
             id: ctx.id,
             key: *request,
@@ -1232,6 +1304,7 @@ impl State {
         }
         check_signers(ring, signers)?;
         check_regions(ring, signers)?;
+        self.check_not_changing(ctx, &ring.id)?;
         Ok(Plan::StartPresign(PresignSession {
             id: *session,
             key: *key,
@@ -1295,6 +1368,7 @@ impl State {
         // A presignature made before the keyring's region rule was raised is not used.
         if let Some(ring) = self.key_keyring(&req.key) {
             check_regions(ring, &session.signers)?;
+            self.check_not_changing(ctx, &ring.id)?;
         }
         self.check_sign_approved(request)?;
         Ok(Plan::StartSign {
@@ -1354,6 +1428,9 @@ impl State {
                 request: r.request,
                 reason,
             });
+        }
+        if let Some(plan) = self.plan_abort_reshare(id, &reason)? {
+            return Ok(plan);
         }
         if let Some(r) = self.refreshes.get(id) {
             return match r.status {
@@ -1442,6 +1519,7 @@ impl State {
             results: BTreeMap::new(),
             attempts: 0,
             generation: None,
+            public_shares: Vec::new(),
         }))
     }
 
@@ -1583,6 +1661,7 @@ impl State {
             .ok_or(Rejection::UnknownKey(req.key))?;
         check_signers(ring, signers)?;
         check_regions(ring, signers)?;
+        self.check_not_changing(ctx, &ring.id)?;
         if self.id_in_use(&ctx.id) {
             return Err(Rejection::DuplicateId(ctx.id));
         }
@@ -1650,6 +1729,9 @@ impl State {
                 ctx.action,
                 "pending",
             ));
+        }
+        if let Some(ring) = self.key_keyring(&r.key) {
+            self.check_not_changing(ctx, &ring.id)?;
         }
         if self.id_in_use(&ctx.id) {
             return Err(Rejection::DuplicateId(ctx.id));
@@ -1721,6 +1803,7 @@ impl State {
         request: &Hash32,
         public_key: &str,
         chain_code: &Hash32,
+        public_shares: &[String],
     ) -> Result<Plan, Rejection> {
         let (ring, index) = self.operator_of_key(ctx, request)?;
         let rec = self
@@ -1743,10 +1826,19 @@ impl State {
             });
         }
         let public_key = parse_public_key(&rec.key_type, public_key)?;
-        let conflict = rec
-            .results
-            .iter()
-            .find(|(_, (pk, cc))| *pk != public_key || cc != chain_code);
+        let public_shares = if rec.key_type == KEY_TYPE_ECDSA_SECP256K1 {
+            reshare::parse_public_shares(public_shares, ring.n())?
+        } else if public_shares.is_empty() {
+            Vec::new()
+        } else {
+            return Err(malformed(
+                "public_shares",
+                format!("must be empty for a {} key", rec.key_type),
+            ));
+        };
+        let conflict = rec.results.iter().find(|(_, (pk, cc, shares))| {
+            *pk != public_key || cc != chain_code || *shares != public_shares
+        });
         let outcome = if let Some((other, _)) = conflict {
             KeygenOutcome::Conflict(format!(
                 "operators {other} and {index} reported different keys"
@@ -1761,6 +1853,7 @@ impl State {
             index,
             public_key,
             chain_code: *chain_code,
+            public_shares,
             outcome,
         })
     }
@@ -1873,6 +1966,9 @@ impl State {
             Some(SessionRef::Presign(p)) => p.key,
             Some(SessionRef::Keygen(k)) => k.key,
             Some(SessionRef::Refresh(r)) => r.key,
+            Some(SessionRef::Reshare(r)) => {
+                return self.plan_reshare_failed(ctx, r, blamed, check);
+            }
             None => return Err(Rejection::UnknownSession(*session)),
         };
         let (_, index) = self.operator_of_key(ctx, &key)?;
@@ -2044,13 +2140,18 @@ impl State {
                 index,
                 public_key,
                 chain_code,
+                public_shares,
                 outcome,
             } => {
                 if let Some(k) = self.keys.get_mut(&key) {
-                    k.results.insert(index, (public_key.clone(), chain_code));
+                    k.results.insert(
+                        index,
+                        (public_key.clone(), chain_code, public_shares.clone()),
+                    );
                     match outcome {
                         KeygenOutcome::Partial => {}
                         KeygenOutcome::Active => {
+                            k.public_shares = public_shares;
                             k.status = KeyStatus::Active {
                                 public_key,
                                 chain_code,
@@ -2085,6 +2186,7 @@ impl State {
             }
             Plan::SessionFailed { session, report } => {
                 self.failures.entry(session).or_default().push(report);
+                self.update_reshare_exclusions(&session);
             }
             Plan::RequestRefresh(r) => {
                 self.refreshes.insert(r.id, r);
@@ -2146,6 +2248,7 @@ impl State {
                 }
             }
             Plan::Gov(g) => self.exec_gov(g),
+            Plan::Reshare(r) => self.exec_reshare(r),
         }
     }
 }
@@ -2171,6 +2274,7 @@ fn ledger_only(action: &Action) -> bool {
             | Action::StartSchnorrSign { .. }
             | Action::StartRefresh { .. }
             | Action::SetSignerRegions { .. }
+            | Action::StartReshare { .. }
             | Action::AbortSession { .. }
             | Action::ExpireRequest { .. }
     )
@@ -2349,5 +2453,7 @@ fn verify_ecdsa(
 }
 
 pub mod governance;
+mod reshare;
+pub use reshare::{ChangeStatus, KeyReshare, KeyringChange, ReshareSession};
 #[cfg(test)]
 mod tests;

@@ -13,6 +13,8 @@ pub(crate) enum Who {
     Ledger,
     Owner,
     Op(usize),
+    /// A candidate operator for a keyring change, identity seed `40 + i`.
+    New(usize),
     Outsider,
 }
 
@@ -22,6 +24,8 @@ pub(crate) struct Net {
     pub(crate) owner: Identity,
     pub(crate) ops: Vec<Identity>,
     pub(crate) outsider: Identity,
+    /// Candidate operators for keyring changes (`Who::New`).
+    pub(crate) new_ops: Vec<Identity>,
     pub(crate) counter: u64,
     /// `issued_at_ms` of the next command.
     pub(crate) clock: u64,
@@ -38,6 +42,26 @@ pub(crate) fn ecdsa_secret() -> SigningKey {
 
 pub(crate) fn compressed_hex(sk: &SigningKey) -> String {
     hex::encode(sk.verifying_key().to_encoded_point(true).as_bytes())
+}
+
+/// The public shares (hex SEC1 compressed, `x = i + 1` for operator `i`) of a `t`-of-`n`
+/// Shamir sharing of `sk`'s secret whose other coefficients are `seed`, `seed + 1`, …
+pub(crate) fn public_shares_of(sk: &SigningKey, t: u16, n: u16, seed: u64) -> Vec<String> {
+    use k256::elliptic_curve::sec1::ToEncodedPoint;
+    let secret = *sk.as_nonzero_scalar().as_ref();
+    (1..=u64::from(n))
+        .map(|x| {
+            let x = k256::Scalar::from(x);
+            let mut y = k256::Scalar::ZERO;
+            // Horner, highest coefficient first.
+            for k in (1..u64::from(t)).rev() {
+                y = (y + k256::Scalar::from(seed + k)) * x;
+            }
+            y += secret;
+            let p = (k256::ProjectivePoint::GENERATOR * y).to_affine();
+            hex::encode(p.to_encoded_point(true).as_bytes())
+        })
+        .collect()
 }
 
 pub(crate) fn sign(sk: &SigningKey, digest: &Hash32) -> (Hash32, Hash32, u8) {
@@ -61,6 +85,7 @@ impl Net {
             owner: id(2),
             ops: (0..n).map(|i| id(10 + i as u8)).collect(),
             outsider: id(3),
+            new_ops: (0..8).map(|i| id(40 + i)).collect(),
             counter: 0,
             clock: 1_000,
         };
@@ -98,6 +123,7 @@ impl Net {
             Who::Ledger => &self.ledger,
             Who::Owner => &self.owner,
             Who::Op(i) => self.ops.get(i).unwrap_or(&self.outsider),
+            Who::New(i) => self.new_ops.get(i).unwrap_or(&self.outsider),
             Who::Outsider => &self.outsider,
         }
     }
@@ -167,10 +193,13 @@ impl Net {
     }
 
     pub(crate) fn key_generated(&self, key: Hash32) -> Action {
+        let ring = self.state.key_keyring(&key);
+        let (t, n) = ring.map(|r| (r.threshold, r.n())).unwrap_or((1, 1));
         Action::KeyGenerated {
             request: key,
             public_key: compressed_hex(&ecdsa_secret()),
             chain_code: Hash32([9; 32]),
+            public_shares: public_shares_of(&ecdsa_secret(), t, n, 100),
         }
     }
 

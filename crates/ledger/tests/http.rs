@@ -27,7 +27,7 @@ use tessera_ledger::{
 
 mod common;
 
-use common::{fold, id, ledger_id, op, owner, Running};
+use common::{fold, id, ledger_id, op, owner, public_shares, Running};
 
 const NET: &str = "devnet-test";
 
@@ -144,6 +144,7 @@ fn submit_log_long_poll_and_request_status() {
                     request: key_id,
                     public_key: compressed(&ecdsa_secret()),
                     chain_code: Hash32([9; 32]),
+                    public_shares: public_shares(&[7u8; 32], 2, 2),
                 },
             ))
             .unwrap();
@@ -424,6 +425,7 @@ fn fake_operator(url: String, index: usize, stop: Arc<AtomicBool>) -> thread::Jo
                         request: *request,
                         public_key: compressed(&ecdsa_secret()),
                         chain_code: Hash32([9; 32]),
+                        public_shares: public_shares(&[7u8; 32], 2, 3),
                     }),
                     Action::StartPresign { session, .. } => {
                         Some(Action::PresignReady { session: *session })

@@ -38,7 +38,7 @@ const SERVER_RS: &str = include_str!("../src/server.rs");
 #[allow(dead_code)]
 mod common;
 
-use common::{id, ledger_id, op, owner, Running};
+use common::{id, ledger_id, op, owner, public_shares, Running};
 
 const NET: &str = "devnet-openapi";
 
@@ -656,6 +656,9 @@ fn tag(a: &Action) -> &'static str {
         Action::StartRefresh { .. } => "start_refresh",
         Action::RefreshDone { .. } => "refresh_done",
         Action::SetSignerRegions { .. } => "set_signer_regions",
+        Action::ChangeKeyring { .. } => "change_keyring",
+        Action::StartReshare { .. } => "start_reshare",
+        Action::ReshareDone { .. } => "reshare_done",
     }
 }
 
@@ -714,6 +717,7 @@ fn every_action() -> Vec<Action> {
             request: h(1),
             public_key: format!("02{}", "11".repeat(32)),
             chain_code: h(6),
+            public_shares: vec![format!("03{}", "22".repeat(32))],
         },
         Action::PresignReady { session: h(2) },
         Action::SignatureDone {
@@ -767,6 +771,24 @@ fn every_action() -> Vec<Action> {
         Action::SetSignerRegions {
             keyring_id: "main".into(),
             min_regions: 2,
+        },
+        Action::ChangeKeyring {
+            keyring_id: "main".into(),
+            threshold: 2,
+            operators: vec![Operator {
+                identity: op(5).public(),
+                address: "127.0.0.1:7005".into(),
+                region: "eu".into(),
+            }],
+        },
+        Action::StartReshare {
+            change: h(10),
+            key: h(1),
+            dealers: vec![0, 1],
+        },
+        Action::ReshareDone {
+            session: h(11),
+            public_shares: vec![format!("02{}", "33".repeat(32))],
         },
     ]
 }
@@ -1027,6 +1049,7 @@ fn a_running_ledger_answers_every_documented_operation_as_documented() {
                 request: key,
                 public_key: public_key.clone(),
                 chain_code: Hash32([5; 32]),
+                public_shares: public_shares(&[7u8; 32], 2, 2),
             },
         ));
     }

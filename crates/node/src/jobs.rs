@@ -469,6 +469,7 @@ fn schnorr_keygen<C: tessera_schnorr::Suite>(
             request: key,
             public_key: hex::encode(public_key),
             chain_code: Hash32::ZERO,
+            public_shares: Vec::new(),
         },
     )
     .map(drop)
@@ -514,6 +515,16 @@ fn ecdsa_keygen(
             request: key,
             public_key: hex::encode(share.public_key.0),
             chain_code: Hash32(share.chain_code),
+            public_shares: (0..share.n)
+                .filter_map(|i| share.public_share(PartyIndex(i)).ok())
+                .map(|p| {
+                    let point = k256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(
+                        &p.to_affine(),
+                        true,
+                    );
+                    hex::encode(point.as_bytes())
+                })
+                .collect(),
         },
     )
     .map(drop)

@@ -11,6 +11,7 @@ fn cfg(pool: usize) -> SchedulerConfig {
         keygen_timeout: Duration::from_secs(10),
         presign_timeout: Duration::from_secs(10),
         sign_timeout: Duration::from_secs(5),
+        reshare_timeout: Duration::from_secs(20),
     }
 }
 
@@ -295,6 +296,7 @@ fn schnorr_keys_get_no_presign_pool() {
                     request: key,
                     public_key: pk.clone(),
                     chain_code: Hash32::ZERO,
+                    public_shares: Vec::new(),
                 },
             );
         }
@@ -329,6 +331,7 @@ fn active_ed25519_key(net: &mut Net) -> Hash32 {
                 request: key,
                 public_key: "58".to_string() + &"66".repeat(31),
                 chain_code: Hash32::ZERO,
+                public_shares: Vec::new(),
             },
         );
     }

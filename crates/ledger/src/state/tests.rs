@@ -478,6 +478,7 @@ fn key_generated_conflict_marks_the_key_failed() {
             request: key,
             public_key: compressed_hex(&other),
             chain_code: Hash32([9; 32]),
+            public_shares: public_shares_of(&other, 2, 3, 100),
         },
     );
     assert!(matches!(
@@ -493,6 +494,7 @@ fn key_generated_conflict_marks_the_key_failed() {
             request: key,
             public_key: "02".repeat(33),
             chain_code: Hash32::ZERO,
+            public_shares: Vec::new(),
         },
     );
     assert!(matches!(e, Rejection::WrongState { .. }), "{e}");
@@ -518,6 +520,7 @@ fn key_generated_needs_a_valid_point_and_a_running_keygen() {
             request: key,
             public_key: "05".repeat(33),
             chain_code: Hash32::ZERO,
+            public_shares: public_shares_of(&ecdsa_secret(), 2, 2, 100),
         },
     );
     assert!(
@@ -839,6 +842,7 @@ fn schnorr_generated(key: Hash32, public_key: &str) -> Action {
         request: key,
         public_key: public_key.into(),
         chain_code: Hash32::ZERO,
+        public_shares: Vec::new(),
     }
 }
 

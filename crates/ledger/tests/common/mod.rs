@@ -84,3 +84,24 @@ pub fn fold(client: &Client) -> State {
         }
     }
 }
+
+/// The public shares (hex SEC1 compressed, `x = i + 1` for operator `i`) of a `t`-of-`n`
+/// Shamir sharing of the secret `secret` whose other coefficients are 1, 2, …
+#[allow(dead_code)]
+pub fn public_shares(secret: &[u8; 32], t: u16, n: u16) -> Vec<String> {
+    use k256::elliptic_curve::sec1::ToEncodedPoint;
+    let sk = k256::ecdsa::SigningKey::from_bytes(&(*secret).into()).unwrap();
+    let secret = *sk.as_nonzero_scalar().as_ref();
+    (1..=u64::from(n))
+        .map(|x| {
+            let x = k256::Scalar::from(x);
+            let mut y = k256::Scalar::ZERO;
+            for k in (1..u64::from(t)).rev() {
+                y = (y + k256::Scalar::from(k)) * x;
+            }
+            y += secret;
+            let p = (k256::ProjectivePoint::GENERATOR * y).to_affine();
+            hex::encode(p.to_encoded_point(true).as_bytes())
+        })
+        .collect()
+}
