@@ -11,6 +11,13 @@
 //! 3. **Keygen.** A pending key request starts when **all** its keyring's operators are live;
 //!    so does a pending refresh (`StartRefresh`), which needs every share too. A running
 //!    refresh is aborted on a failure report or after the keygen timeout, and retried.
+//!    **Keyring changes.** While a change runs, nothing new starts in its keyring (keygen,
+//!    presign, signing, refresh). Once no session runs there, its keys are reshared one at a
+//!    time (log order): `StartReshare` when every new operator is live and the old threshold
+//!    of live operators not excluded by blame exists, dealers rotating with the key's
+//!    attempts. A reshare session is aborted on a failure report or after `reshare_timeout`;
+//!    after `max_attempts`, or when too few old operators are left unexcluded, the change
+//!    fails (`AbortSession` naming the change).
 //! 4. **Sign.** Each pending signature request, oldest first, gets the oldest ready, unassigned
 //!    presign session of its key whose signers are all live and none excluded by blame — if it
 //!    is approved: a request on a key in a workspace waits until the votes in the log satisfy

@@ -495,3 +495,164 @@ fn signer_selection_honours_regions_and_fails_clearly_when_it_cannot() {
     };
     assert!(reason.contains("cover 2 (eu, us)"), "{reason}");
 }
+
+/// Runs the scheduler with old operators `live` and the first `new_live` new operators live.
+fn step_change(
+    net: &mut Net,
+    live: &[usize],
+    new_live: usize,
+    now: u64,
+    cfg: &SchedulerConfig,
+) -> Vec<Action> {
+    let mut keys: BTreeSet<IdentityKey> = live
+        .iter()
+        .filter_map(|i| net.ops.get(*i).map(|o| o.public()))
+        .collect();
+    keys.extend(net.new_ops.iter().take(new_live).map(|o| o.public()));
+    let actions = decide(&net.state, &|k| keys.contains(k), now, cfg);
+    net.clock = now;
+    for a in &actions {
+        net.ok(Who::Ledger, a.clone());
+    }
+    actions
+}
+
+/// A 2-of-3 keyring with one active key, changing to 2-of-3 new operators.
+fn changing_net() -> (Net, Hash32, Hash32) {
+    let mut net = Net::new(3, 2);
+    let key = net.active_key();
+    let operators = (0..3)
+        .map(|i| crate::command::Operator {
+            identity: net.new_ops[i].public(),
+            address: format!("127.0.0.1:{}", 8000 + i),
+            region: "local".into(),
+        })
+        .collect();
+    let c = net.ok(
+        Who::Owner,
+        Action::ChangeKeyring {
+            keyring_id: "ring".into(),
+            threshold: 2,
+            operators,
+        },
+    );
+    (net, key, c)
+}
+
+fn reshare_starts(actions: &[Action]) -> Vec<Vec<u16>> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::StartReshare { dealers, .. } => Some(dealers.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_reshare_starts_when_the_new_committee_is_live_and_nothing_else_runs() {
+    let (mut net, key, c) = changing_net();
+    // New operators not all live yet: wait, and no presign pool for the changing keyring.
+    let a = step_change(&mut net, &[0, 1, 2], 2, 1_000, &cfg(2));
+    assert!(a.is_empty(), "{a:?}");
+    let a = step_change(&mut net, &[0, 1, 2], 3, 1_000, &cfg(2));
+    assert_eq!(reshare_starts(&a), vec![vec![0, 1]]);
+    // One at a time.
+    assert!(step_change(&mut net, &[0, 1, 2], 3, 1_000, &cfg(2)).is_empty());
+    let s = net.state.keyring_change(&c).unwrap().keys[&key].session;
+    assert!(s.is_some());
+    // Timed out: aborted, then retried with rotated dealers; after max attempts the change
+    // fails and the keyring is as before.
+    let a = step_change(&mut net, &[0, 1, 2], 3, 30_000, &cfg(2));
+    assert!(matches!(a.as_slice(), [Action::AbortSession { session, .. }] if Some(*session) == s));
+    let a = step_change(&mut net, &[0, 1, 2], 3, 30_000, &cfg(2));
+    assert_eq!(reshare_starts(&a), vec![vec![1, 2]]);
+    step_change(&mut net, &[0, 1, 2], 3, 60_000, &cfg(2));
+    let a = step_change(&mut net, &[0, 1, 2], 3, 60_000, &cfg(2));
+    assert!(
+        matches!(a.as_slice(), [Action::AbortSession { session, reason }]
+            if *session == c && reason.contains("gave up")),
+        "{a:?}"
+    );
+    assert!(matches!(
+        net.state.keyring_change(&c).map(|c| &c.status),
+        Some(ChangeStatus::Failed { .. })
+    ));
+    // The keyring works again with its old committee.
+    let a = step_change(&mut net, &[0, 1, 2], 0, 60_000, &cfg(2));
+    assert!(!presign_starts(&a).is_empty());
+}
+
+#[test]
+fn a_reshare_waits_for_running_sessions_of_the_keyring() {
+    let mut net = Net::new(3, 2);
+    let key = net.active_key();
+    let p = net.presign(key, &[0, 1], 0x51);
+    let operators = net.state.keyring("ring").unwrap().operators.clone();
+    let c = net.ok(
+        Who::Owner,
+        Action::ChangeKeyring {
+            keyring_id: "ring".into(),
+            threshold: 3,
+            operators,
+        },
+    );
+    let a = step_change(&mut net, &[0, 1, 2], 0, 1_000, &cfg(2));
+    assert!(reshare_starts(&a).is_empty(), "{a:?}");
+    net.ready(p, &[0, 1]);
+    let a = step_change(&mut net, &[0, 1, 2], 0, 1_000, &cfg(2));
+    assert_eq!(reshare_starts(&a), vec![vec![0, 1]]);
+    assert!(net.state.keyring_change(&c).is_some());
+}
+
+#[test]
+fn a_reshare_report_aborts_and_too_few_dealers_fail_the_change() {
+    let (mut net, key, c) = changing_net();
+    let a = step_change(&mut net, &[0, 1, 2], 3, 1_000, &cfg(2));
+    assert_eq!(reshare_starts(&a), vec![vec![0, 1]]);
+    let s = net.state.keyring_change(&c).unwrap().keys[&key]
+        .session
+        .unwrap();
+    // Dealers 0 and 1 and three new operators: three reports blaming 1 exclude it.
+    for who in [Who::Op(0), Who::New(0), Who::New(1)] {
+        net.ok(
+            who,
+            Action::SessionFailed {
+                session: s,
+                blamed: vec![1],
+                check: "R1.3".into(),
+            },
+        );
+    }
+    let a = step_change(&mut net, &[0, 1, 2], 3, 1_000, &cfg(2));
+    assert!(matches!(a.as_slice(), [Action::AbortSession { session, .. }] if *session == s));
+    // Operator 1 is excluded: dealers 0 and 2.
+    let a = step_change(&mut net, &[0, 1, 2], 3, 1_000, &cfg(2));
+    assert_eq!(reshare_starts(&a), vec![vec![0, 2]]);
+    let s = net.state.keyring_change(&c).unwrap().keys[&key]
+        .session
+        .unwrap();
+    for who in [Who::Op(0), Who::New(0), Who::New(1)] {
+        net.ok(
+            who,
+            Action::SessionFailed {
+                session: s,
+                blamed: vec![2],
+                check: "R1.3".into(),
+            },
+        );
+    }
+    step_change(&mut net, &[0, 1, 2], 3, 1_000, &cfg(2));
+    // Only operator 0 is left: the change fails with the reason.
+    let c2 = cfg(2);
+    let c2 = SchedulerConfig {
+        max_attempts: 5,
+        ..c2
+    };
+    let a = step_change(&mut net, &[0, 1, 2], 3, 1_000, &c2);
+    assert!(
+        matches!(a.as_slice(), [Action::AbortSession { session, reason }]
+            if *session == c && reason.contains("excluded by blame")),
+        "{a:?}"
+    );
+}
