@@ -43,6 +43,60 @@ pub struct ErrorBody {
     pub error: String,
 }
 
+/// `GET /v1/keyring-changes/{id}`: a keyring change and how far its resharing got.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyringChangeView {
+    pub change_id: Hash32,
+    pub keyring_id: String,
+    /// The new committee's threshold and operators.
+    pub threshold: u16,
+    pub operators: Vec<crate::command::Operator>,
+    /// `running`, `done` or `failed`.
+    pub status: String,
+    pub reason: Option<String>,
+    /// Per key of the keyring, in key id order.
+    pub keys: Vec<KeyReshareView>,
+}
+
+/// One key's resharing within a keyring change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyReshareView {
+    pub key_id: Hash32,
+    /// Whether every new operator reported its new share.
+    pub done: bool,
+    /// Resharing sessions started for the key.
+    pub attempts: u32,
+    /// The running session, if any.
+    pub session: Option<Hash32>,
+}
+
+impl KeyringChangeView {
+    pub fn new(c: &crate::state::KeyringChange) -> KeyringChangeView {
+        let reason = match &c.status {
+            crate::state::ChangeStatus::Failed { reason } => Some(reason.clone()),
+            _ => None,
+        };
+        KeyringChangeView {
+            change_id: c.id,
+            keyring_id: c.keyring_id.clone(),
+            threshold: c.threshold,
+            operators: c.operators.clone(),
+            status: c.status.label().into(),
+            reason,
+            keys: c
+                .keys
+                .iter()
+                .map(|(k, r)| KeyReshareView {
+                    key_id: *k,
+                    done: r.done.is_some(),
+                    attempts: r.attempts,
+                    session: r.session,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// `GET /v1/keys/{id}`, and a key request under `GET /v1/requests/{id}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyView {

@@ -159,6 +159,13 @@ impl Client {
         self.get(&format!("/v1/keys/{id}"), &[], Duration::ZERO)
     }
 
+    pub fn keyring_change(
+        &self,
+        id: &Hash32,
+    ) -> Result<crate::api::KeyringChangeView, ClientError> {
+        self.get(&format!("/v1/keyring-changes/{id}"), &[], Duration::ZERO)
+    }
+
     pub fn heartbeat(&self, heartbeat: &Heartbeat) -> Result<HeartbeatReceipt, ClientError> {
         self.post("/v1/heartbeats", heartbeat)
     }

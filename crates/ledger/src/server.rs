@@ -650,6 +650,7 @@ fn router(inner: Arc<Inner>) -> Router {
         .route("/v1/requests", get(requests))
         .route("/v1/registry", get(registry))
         .route("/v1/keys/{id}", get(key))
+        .route("/v1/keyring-changes/{id}", get(keyring_change))
         .route("/v1/heartbeats", post(heartbeat))
         .route("/v1/operators", get(operators))
         .route("/v1/openapi.json", get(openapi));
@@ -884,6 +885,18 @@ async fn key(
         .key(&id)
         .map(|k| Json(KeyView::new(k)))
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("unknown key {id}")))
+}
+
+async fn keyring_change(
+    AxState(inner): AxState<Arc<Inner>>,
+    AxPath(id): AxPath<String>,
+) -> ApiResult<crate::api::KeyringChangeView> {
+    let id = parse_id(&id)?;
+    let core = lock(&inner.core);
+    core.state
+        .keyring_change(&id)
+        .map(|c| Json(crate::api::KeyringChangeView::new(c)))
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("unknown keyring change {id}")))
 }
 
 async fn heartbeat(

@@ -323,6 +323,9 @@ pub struct KeyRecord {
     /// the shares in use: set when keygen completes, replaced when a keyring change reshares
     /// the key. Empty for Schnorr keys and before keygen completes.
     pub public_shares: Vec<String>,
+    /// The keygen session that produced the key (its id is the ECDSA protocol's key id, which
+    /// stays the same across reshares); `None` until keygen completes.
+    pub keygen_session: Option<Hash32>,
 }
 
 /// Where a signature request stands.
@@ -1520,6 +1523,7 @@ impl State {
             attempts: 0,
             generation: None,
             public_shares: Vec::new(),
+            keygen_session: None,
         }))
     }
 
@@ -2151,6 +2155,9 @@ impl State {
                     match outcome {
                         KeygenOutcome::Partial => {}
                         KeygenOutcome::Active => {
+                            if let KeyStatus::Generating { session } = k.status {
+                                k.keygen_session = Some(session);
+                            }
                             k.public_shares = public_shares;
                             k.status = KeyStatus::Active {
                                 public_key,

@@ -1062,6 +1062,22 @@ fn a_running_ledger_answers_every_documented_operation_as_documented() {
             note: Some("openapi".into()),
         },
     ));
+    // A keyring change (adding a third operator) while nothing runs: its resharing is
+    // pending, since the scheduler is off.
+    let change = p.submit(&signed(
+        &owner(),
+        Action::ChangeKeyring {
+            keyring_id: "main".into(),
+            threshold: 2,
+            operators: (0..3)
+                .map(|i| Operator {
+                    identity: op(i).public(),
+                    address: format!("127.0.0.1:{}", 9000 + i),
+                    region: "local".into(),
+                })
+                .collect(),
+        },
+    ));
     let pending_key = p.submit(&signed(
         &owner(),
         Action::RequestKey {
@@ -1150,6 +1166,15 @@ fn a_running_ledger_answers_every_documented_operation_as_documented() {
         (&json!("active"), &json!(public_key))
     );
     p.get("/v1/keys/{id}", &format!("/v1/keys/{pending_key}"));
+    let c = p.get(
+        "/v1/keyring-changes/{id}",
+        &format!("/v1/keyring-changes/{change}"),
+    );
+    assert_eq!(
+        (&c["status"], &c["keys"][0]["key_id"], &c["keys"][0]["done"]),
+        (&json!("running"), &json!(key.to_string()), &json!(false)),
+        "{c}"
+    );
     let ops = p.get("/v1/operators", "/v1/operators");
     let row = ops["operators"]
         .as_array()
@@ -1209,6 +1234,12 @@ fn a_running_ledger_answers_every_documented_operation_as_documented() {
     let zero = Hash32::ZERO;
     p.get_err("/v1/keys/{id}", &format!("/v1/keys/{zero}"), 404);
     p.get_err("/v1/keys/{id}", "/v1/keys/xyz", 400);
+    p.get_err(
+        "/v1/keyring-changes/{id}",
+        &format!("/v1/keyring-changes/{zero}"),
+        404,
+    );
+    p.get_err("/v1/keyring-changes/{id}", "/v1/keyring-changes/xyz", 400);
     p.get_err("/v1/requests/{id}", &format!("/v1/requests/{zero}"), 404);
     p.get_err("/v1/requests/{id}", "/v1/requests/xyz", 400);
     // Unparsable query strings are axum's plain-text rejections, documented as such.

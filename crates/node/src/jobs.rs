@@ -515,16 +515,8 @@ fn ecdsa_keygen(
             request: key,
             public_key: hex::encode(share.public_key.0),
             chain_code: Hash32(share.chain_code),
-            public_shares: (0..share.n)
-                .filter_map(|i| share.public_share(PartyIndex(i)).ok())
-                .map(|p| {
-                    let point = k256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(
-                        &p.to_affine(),
-                        true,
-                    );
-                    hex::encode(point.as_bytes())
-                })
-                .collect(),
+            // A share whose public shares cannot be listed is refused by the ledger.
+            public_shares: public_shares_hex(share).unwrap_or_default(),
         },
     )
     .map(drop)
