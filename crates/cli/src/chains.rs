@@ -230,6 +230,7 @@ fn request_ecdsa(
                 digest: Hash32(*d),
                 tweak: None,
                 note: None,
+                deadline_ms: None,
             },
         )?;
         ids.push(id);

@@ -289,6 +289,7 @@ pub(crate) fn request_schnorr(
                 key,
                 message: HexBytes(m.clone()),
                 note: None,
+                deadline_ms: None,
             },
         )?);
     }
@@ -412,6 +413,7 @@ pub fn sign(args: SignArgs, opts: &ClientOpts) -> Result<(), String> {
             digest: Hash32(digest),
             tweak: None,
             note: None,
+            deadline_ms: None,
         },
     )?;
     let view = wait(&client, &id, Duration::from_secs(args.timeout))?;

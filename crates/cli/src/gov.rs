@@ -148,7 +148,14 @@ pub fn identity(cmd: IdentityCommand) -> Result<(), String> {
 fn propose(opts: &ClientOpts, change: Change, json: bool) -> Result<(), String> {
     let client = ledger(opts)?;
     let me = load_identity(opts)?;
-    let id = submit(&client, &me, Action::ProposeChange { change })?;
+    let id = submit(
+        &client,
+        &me,
+        Action::ProposeChange {
+            change,
+            deadline_ms: None,
+        },
+    )?;
     let v = serde_json::json!({ "request_id": id.to_string() });
     print(json, &v, || format!("request_id: {id}"));
     Ok(())
@@ -190,6 +197,7 @@ pub fn workspace(cmd: WorkspaceCommand, opts: &ClientOpts) -> Result<(), String>
                         id: ws,
                         workspace: w,
                     },
+                    deadline_ms: None,
                 },
             )?;
             let v = serde_json::json!({ "workspace_id": ws.to_string() });

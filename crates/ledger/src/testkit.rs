@@ -215,6 +215,7 @@ impl Net {
                 digest,
                 tweak,
                 note: None,
+                deadline_ms: None,
             },
         )
     }

@@ -703,12 +703,14 @@ fn every_action() -> Vec<Action> {
             digest: h(4),
             tweak: Some(h(5)),
             note: None,
+            deadline_ms: None,
         },
         Action::RequestSignature {
             key: h(1),
             digest: h(4),
             tweak: None,
             note: Some("rent".into()),
+            deadline_ms: None,
         },
         Action::KeyGenerated {
             request: h(1),
@@ -733,12 +735,14 @@ fn every_action() -> Vec<Action> {
                 name: Name::new("bob").unwrap(),
                 key: id(41).public(),
             },
+            deadline_ms: None,
         },
         Action::ProposeChange {
             change: Change::CreateWorkspace {
                 id: WorkspaceId([9; 32]),
                 workspace: workspace(),
             },
+            deadline_ms: None,
         },
         Action::Approve {
             request: h(3),
@@ -753,6 +757,7 @@ fn every_action() -> Vec<Action> {
             key: h(1),
             message: HexBytes(vec![0xde, 0xad]),
             note: None,
+            deadline_ms: None,
         },
         Action::StartSchnorrSign {
             request: h(3),
@@ -1037,6 +1042,7 @@ fn a_running_ledger_answers_every_documented_operation_as_documented() {
             digest: Hash32([0x42; 32]),
             tweak: None,
             note: Some("openapi".into()),
+            deadline_ms: None,
         },
     ));
     let pending_key = p.submit(&signed(
@@ -1054,6 +1060,7 @@ fn a_running_ledger_answers_every_documented_operation_as_documented() {
                 id: ws,
                 workspace: workspace(),
             },
+            deadline_ms: None,
         },
     ));
     let add_key = p.submit(&signed(
@@ -1063,6 +1070,7 @@ fn a_running_ledger_answers_every_documented_operation_as_documented() {
                 id: KeyId(key.0),
                 workspace: ws,
             },
+            deadline_ms: None,
         },
     ));
     let hb = Heartbeat::sign(
