@@ -703,7 +703,7 @@ fn every_action() -> Vec<Action> {
             digest: h(4),
             tweak: Some(h(5)),
             note: None,
-            deadline_ms: None,
+            deadline_ms: Some(1_700_000_600_000),
         },
         Action::RequestSignature {
             key: h(1),
@@ -735,7 +735,7 @@ fn every_action() -> Vec<Action> {
                 name: Name::new("bob").unwrap(),
                 key: id(41).public(),
             },
-            deadline_ms: None,
+            deadline_ms: Some(1_700_000_600_000),
         },
         Action::ProposeChange {
             change: Change::CreateWorkspace {
@@ -757,7 +757,7 @@ fn every_action() -> Vec<Action> {
             key: h(1),
             message: HexBytes(vec![0xde, 0xad]),
             note: None,
-            deadline_ms: None,
+            deadline_ms: Some(1_700_000_600_000),
         },
         Action::StartSchnorrSign {
             request: h(3),
