@@ -134,6 +134,7 @@ fn sign_once(
             digest: Hash32(digest),
             tweak: None,
             note: None,
+            deadline_ms: None,
         },
         Duration::from_secs(300),
     )?;

@@ -64,6 +64,10 @@ pub struct SolSignTxArgs {
     message: String,
     #[arg(long, default_value_t = 120)]
     timeout: u64,
+    /// Approval deadline if the key is in a workspace, from now (`90s`, `15m`, `2h`, `7d`;
+    /// 1 minute to 30 days). Default: 24 h.
+    #[arg(long, value_parser = client::parse_deadline)]
+    deadline: Option<Duration>,
     #[arg(long)]
     json: bool,
 }
@@ -87,6 +91,10 @@ pub struct EthSignTxArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
+    /// Approval deadline if the key is in a workspace, from now (`90s`, `15m`, `2h`, `7d`;
+    /// 1 minute to 30 days). Default: 24 h.
+    #[arg(long, value_parser = client::parse_deadline)]
+    deadline: Option<Duration>,
     #[arg(long)]
     json: bool,
 }
@@ -100,6 +108,10 @@ pub struct EthSignMessageArgs {
     message: String,
     #[arg(long, default_value_t = 120)]
     timeout: u64,
+    /// Approval deadline if the key is in a workspace, from now (`90s`, `15m`, `2h`, `7d`;
+    /// 1 minute to 30 days). Default: 24 h.
+    #[arg(long, value_parser = client::parse_deadline)]
+    deadline: Option<Duration>,
     #[arg(long)]
     json: bool,
 }
@@ -124,6 +136,10 @@ pub struct BtcSignPsbtArgs {
     psbt: String,
     #[arg(long, default_value_t = 300)]
     timeout: u64,
+    /// Approval deadline if the key is in a workspace, from now (`90s`, `15m`, `2h`, `7d`;
+    /// 1 minute to 30 days). Default: 24 h.
+    #[arg(long, value_parser = client::parse_deadline)]
+    deadline: Option<Duration>,
     #[arg(long)]
     json: bool,
 }
@@ -216,22 +232,22 @@ fn request_ecdsa(
     key: &Key,
     digests: &[[u8; 32]],
     timeout: Duration,
+    deadline: Option<Duration>,
     quiet: bool,
 ) -> Result<Vec<EcdsaSignature>, String> {
     let vk = k256::ecdsa::VerifyingKey::from_sec1_bytes(&key.public_key)
         .map_err(|e| format!("key {}: {e}", key.id))?;
     let mut ids = Vec::new();
     for d in digests {
-        let id = client::submit(
-            client,
-            identity,
+        let id = client::submit_with_deadline(client, identity, deadline, |deadline_ms| {
             Action::RequestSignature {
                 key: key.id,
                 digest: Hash32(*d),
                 tweak: None,
                 note: None,
-            },
-        )?;
+                deadline_ms,
+            }
+        })?;
         ids.push(id);
     }
     if !quiet {
@@ -307,6 +323,7 @@ pub fn eth(cmd: EthCommand, opts: &ClientOpts) -> Result<(), String> {
                 &key,
                 &[tx.signing_hash()],
                 Duration::from_secs(a.timeout),
+                a.deadline,
                 a.json,
             )?;
             let sig = sigs.first().ok_or("no signature")?;
@@ -334,6 +351,7 @@ pub fn eth(cmd: EthCommand, opts: &ClientOpts) -> Result<(), String> {
                 &key,
                 &[digest],
                 Duration::from_secs(a.timeout),
+                a.deadline,
                 a.json,
             )?;
             let sig = sigs.first().ok_or("no signature")?;
@@ -382,12 +400,12 @@ pub fn btc(cmd: BtcCommand, opts: &ClientOpts) -> Result<(), String> {
             let identity = client::load_identity(opts)?;
             let timeout = Duration::from_secs(a.timeout);
             let sigs: Vec<InputSignature> = match key.scheme {
-                Scheme::EcdsaSecp256k1 => {
-                    request_ecdsa(&client, &identity, &key, &digests, timeout, a.json)?
-                        .into_iter()
-                        .map(InputSignature::Ecdsa)
-                        .collect()
-                }
+                Scheme::EcdsaSecp256k1 => request_ecdsa(
+                    &client, &identity, &key, &digests, timeout, a.deadline, a.json,
+                )?
+                .into_iter()
+                .map(InputSignature::Ecdsa)
+                .collect(),
                 _ => {
                     let messages: Vec<Vec<u8>> = digests.iter().map(|d| d.to_vec()).collect();
                     client::request_schnorr(
@@ -396,6 +414,7 @@ pub fn btc(cmd: BtcCommand, opts: &ClientOpts) -> Result<(), String> {
                         &schnorr_key(&key)?,
                         &messages,
                         timeout,
+                        a.deadline,
                         a.json,
                     )?
                     .into_iter()
@@ -441,6 +460,7 @@ pub fn sol(cmd: SolCommand, opts: &ClientOpts) -> Result<(), String> {
                 &schnorr_key(&key)?,
                 &[prepared.message().to_vec()],
                 Duration::from_secs(a.timeout),
+                a.deadline,
                 a.json,
             )?;
             let r = results.first().ok_or("no signature")?;

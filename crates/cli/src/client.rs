@@ -82,8 +82,39 @@ pub struct SignArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
+    /// Approval deadline if the key is in a workspace, from now: a whole number and a unit
+    /// `s`, `m`, `h` or `d` (`90s`, `15m`, `2h`, `7d`); the ledger allows 1 minute to 30 days.
+    /// Default: 24 h.
+    #[arg(long, value_parser = crate::client::parse_deadline)]
+    deadline: Option<Duration>,
     #[arg(long)]
     json: bool,
+}
+
+/// Parses a `--deadline`: a positive whole number and one unit, `s`, `m`, `h` or `d` (`90s`,
+/// `15m`, `2h`, `7d`). Nothing else: no spaces, signs, fractions or combined units.
+pub(crate) fn parse_deadline(s: &str) -> Result<Duration, String> {
+    let bad = || {
+        format!(
+            "bad duration {s:?}: expected a positive whole number and a unit s, m, h or d \
+             (e.g. 90s, 15m, 2h, 7d)"
+        )
+    };
+    let units: [(&str, u64); 4] = [("s", 1), ("m", 60), ("h", 60 * 60), ("d", 24 * 60 * 60)];
+    let (digits, secs_per_unit) = units
+        .iter()
+        .find_map(|(unit, secs)| s.strip_suffix(unit).map(|d| (d, *secs)))
+        .ok_or_else(bad)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    if n == 0 {
+        return Err(bad());
+    }
+    n.checked_mul(secs_per_unit)
+        .map(Duration::from_secs)
+        .ok_or_else(bad)
 }
 
 /// Where the caller's identity lives by default.
@@ -135,10 +166,24 @@ pub(crate) fn submit(
     identity: &Identity,
     action: Action,
 ) -> Result<Hash32, String> {
+    submit_with_deadline(client, identity, None, |_| action)
+}
+
+/// Submits the action `make` builds from the approval deadline: `deadline` after the
+/// command's `issued_at_ms`, or `None`.
+pub(crate) fn submit_with_deadline(
+    client: &Client,
+    identity: &Identity,
+    deadline: Option<Duration>,
+    make: impl FnOnce(Option<u64>) -> Action,
+) -> Result<Hash32, String> {
     let info = client
         .info()
         .map_err(|e| format!("ledger unreachable: {e}"))?;
-    let cmd = Command::new(info.network, action, now_ms(), &mut OsRng);
+    let at = now_ms();
+    let deadline_ms =
+        deadline.map(|d| at.saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)));
+    let cmd = Command::new(info.network, make(deadline_ms), at, &mut OsRng);
     let signed = SignedCommand::sign(identity, cmd);
     let receipt = client.submit(&signed).map_err(|e| e.to_string())?;
     Ok(receipt.id)
@@ -270,6 +315,7 @@ pub(crate) fn request_schnorr(
     key: &SchnorrKey<'_>,
     messages: &[Vec<u8>],
     timeout: Duration,
+    deadline: Option<Duration>,
     quiet: bool,
 ) -> Result<Vec<SchnorrResult>, String> {
     let SchnorrKey {
@@ -282,13 +328,15 @@ pub(crate) fn request_schnorr(
         key_type
             .check_message(m)
             .map_err(|e| format!("cannot sign this with key {key}: {e}"))?;
-        ids.push(submit(
+        ids.push(submit_with_deadline(
             client,
             identity,
-            Action::RequestSchnorrSignature {
+            deadline,
+            |deadline_ms| Action::RequestSchnorrSignature {
                 key,
                 message: HexBytes(m.clone()),
                 note: None,
+                deadline_ms,
             },
         )?);
     }
@@ -360,6 +408,7 @@ fn sign_schnorr(
         &sk,
         std::slice::from_ref(&message),
         Duration::from_secs(args.timeout),
+        args.deadline,
         true,
     )?;
     let r = results.first().ok_or("no signature")?;
@@ -404,16 +453,15 @@ pub fn sign(args: SignArgs, opts: &ClientOpts) -> Result<(), String> {
         (None, Some(d)) => parse_digest(d)?,
         (None, None) => return Err("pass --message TEXT or --digest HEX".into()),
     };
-    let id = submit(
-        &client,
-        &identity,
+    let id = submit_with_deadline(&client, &identity, args.deadline, |deadline_ms| {
         Action::RequestSignature {
             key,
             digest: Hash32(digest),
             tweak: None,
             note: None,
-        },
-    )?;
+            deadline_ms,
+        }
+    })?;
     let view = wait(&client, &id, Duration::from_secs(args.timeout))?;
     let RequestView::Signature(v) = view else {
         return Err("the ledger answered with a key request".into());
@@ -454,4 +502,50 @@ pub fn sign(args: SignArgs, opts: &ClientOpts) -> Result<(), String> {
         println!("signers:     {signers:?}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_parse_whole_numbers_with_one_unit() {
+        assert_eq!(parse_deadline("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_deadline("15m"), Ok(Duration::from_secs(15 * 60)));
+        assert_eq!(parse_deadline("2h"), Ok(Duration::from_secs(2 * 3600)));
+        assert_eq!(parse_deadline("7d"), Ok(Duration::from_secs(7 * 86400)));
+        assert_eq!(parse_deadline("007m"), Ok(Duration::from_secs(7 * 60)));
+    }
+
+    #[test]
+    fn deadlines_refuse_anything_else() {
+        for bad in [
+            "",
+            "s",
+            "15",
+            "0s",
+            "0d",
+            "-5m",
+            "+5m",
+            "1.5h",
+            " 5m",
+            "5m ",
+            "5 m",
+            "5M",
+            "5w",
+            "1h30m",
+            "5ms",
+            "m5",
+            "٣m",
+            "5é",
+            "99999999999999999999s",
+            "213503982334602d",
+        ] {
+            let e = parse_deadline(bad).unwrap_err();
+            assert!(
+                e.contains("expected a positive whole number"),
+                "{bad:?}: {e}"
+            );
+        }
+    }
 }

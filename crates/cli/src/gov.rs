@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use rand_core::{OsRng, RngCore};
@@ -18,7 +19,7 @@ use tessera_policy::{
     Approval, Change, KeyId, Name, Policy, Subject, Vote, Workspace, WorkspaceId,
 };
 
-use crate::client::{ledger, load_identity, submit, ClientOpts};
+use crate::client::{ledger, load_identity, submit, submit_with_deadline, ClientOpts};
 
 #[derive(Subcommand, Debug)]
 pub enum IdentityCommand {
@@ -48,6 +49,10 @@ pub enum WorkspaceCommand {
         workspace: String,
         #[arg(long)]
         key: String,
+        /// Approval deadline, from now (`90s`, `15m`, `2h`, `7d`; 1 minute to 30 days).
+        /// Default: 24 h.
+        #[arg(long, value_parser = crate::client::parse_deadline)]
+        deadline: Option<Duration>,
         #[arg(long)]
         json: bool,
     },
@@ -80,6 +85,10 @@ pub enum PolicyCommand {
         #[arg(long, default_value = "sign")]
         which: String,
         policy: String,
+        /// Approval deadline, from now (`90s`, `15m`, `2h`, `7d`; 1 minute to 30 days).
+        /// Default: 24 h.
+        #[arg(long, value_parser = crate::client::parse_deadline)]
+        deadline: Option<Duration>,
         #[arg(long)]
         json: bool,
     },
@@ -145,10 +154,20 @@ pub fn identity(cmd: IdentityCommand) -> Result<(), String> {
     Ok(())
 }
 
-fn propose(opts: &ClientOpts, change: Change, json: bool) -> Result<(), String> {
+fn propose(
+    opts: &ClientOpts,
+    change: Change,
+    deadline: Option<Duration>,
+    json: bool,
+) -> Result<(), String> {
     let client = ledger(opts)?;
     let me = load_identity(opts)?;
-    let id = submit(&client, &me, Action::ProposeChange { change })?;
+    let id = submit_with_deadline(&client, &me, deadline, |deadline_ms| {
+        Action::ProposeChange {
+            change,
+            deadline_ms,
+        }
+    })?;
     let v = serde_json::json!({ "request_id": id.to_string() });
     print(json, &v, || format!("request_id: {id}"));
     Ok(())
@@ -190,6 +209,7 @@ pub fn workspace(cmd: WorkspaceCommand, opts: &ClientOpts) -> Result<(), String>
                         id: ws,
                         workspace: w,
                     },
+                    deadline_ms: None,
                 },
             )?;
             let v = serde_json::json!({ "workspace_id": ws.to_string() });
@@ -220,13 +240,14 @@ pub fn workspace(cmd: WorkspaceCommand, opts: &ClientOpts) -> Result<(), String>
         WorkspaceCommand::AddKey {
             workspace,
             key,
+            deadline,
             json,
         } => {
             let change = Change::AddKey {
                 id: KeyId(hash("key", &key)?.0),
                 workspace: WorkspaceId(hash("workspace", &workspace)?.0),
             };
-            propose(opts, change, json)
+            propose(opts, change, deadline, json)
         }
     }
 }
@@ -236,6 +257,7 @@ pub fn policy_cmd(cmd: PolicyCommand, opts: &ClientOpts) -> Result<(), String> {
         workspace,
         which,
         policy: text,
+        deadline,
         json,
     } = cmd;
     let workspace = WorkspaceId(hash("workspace", &workspace)?.0);
@@ -251,7 +273,7 @@ pub fn policy_cmd(cmd: PolicyCommand, opts: &ClientOpts) -> Result<(), String> {
         },
         other => return Err(format!("--which {other:?}: expected admin or sign")),
     };
-    propose(opts, change, json)
+    propose(opts, change, deadline, json)
 }
 
 pub fn approve(args: ApproveArgs, opts: &ClientOpts) -> Result<(), String> {
@@ -319,8 +341,9 @@ fn summary(v: &RequestView) -> String {
                 .as_ref()
                 .map(|a| {
                     format!(
-                        "  approval {}{}",
+                        "  approval {} (deadline_ms {}){}",
                         a.state,
+                        a.deadline_ms,
                         a.missing
                             .as_ref()
                             .map(|m| format!(" ({m})"))
@@ -336,9 +359,10 @@ fn summary(v: &RequestView) -> String {
             format!("{}  signature  {}{why}{a}", s.request_id, s.status)
         }
         RequestView::Admin(a) => format!(
-            "{}  change     {}{}",
+            "{}  change     {} (deadline_ms {}){}",
             a.request_id,
             a.approval.state,
+            a.approval.deadline_ms,
             a.failed
                 .as_ref()
                 .map(|f| format!(": {f}"))

@@ -101,6 +101,7 @@ fn a_governed_key_signs_only_after_two_approvals_and_nodes_refuse_forgeries() {
                 digest,
                 tweak: None,
                 note: None,
+                deadline_ms: None,
             }),
         ))
         .unwrap()

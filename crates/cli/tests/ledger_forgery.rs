@@ -44,6 +44,7 @@ fn request_signature(key: Hash32, message: &str) -> Action {
         digest: Hash32(Sha256::digest(message.as_bytes()).into()),
         tweak: None,
         note: None,
+        deadline_ms: None,
     }
 }
 

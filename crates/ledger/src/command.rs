@@ -253,6 +253,10 @@ actions! {
         /// BIP32 additive tweak: the signature is under `public_key + tweak·G`.
         tweak: Option<Hash32>,
         note: Option<String>,
+        /// Approval deadline, ms since the epoch, if the key is in a workspace; `None`: the
+        /// default, `issued_at_ms` + 24 h. Allowed: at least 1 minute and at most 30 days
+        /// after `issued_at_ms`; refused on a key in no workspace (nothing to approve).
+        deadline_ms: Option<u64>,
     },
     /// Keyring operator: the result of key generation for `request` as this operator sees it.
     KeyGenerated {
@@ -281,7 +285,13 @@ actions! {
     /// every other change waits for approvals under the policy it requires
     /// ([`tessera_policy::Registry::required_policy`]). `AddKey` puts an existing key (of a
     /// keyring the proposer owns) under the workspace's sign policy.
-    ProposeChange { change: Change },
+    ProposeChange {
+        change: Change,
+        /// Approval deadline, ms since the epoch; `None`: the default, `issued_at_ms` + 24 h.
+        /// Allowed: at least 1 minute and at most 30 days after `issued_at_ms`; refused on a
+        /// change that applies at once (a root workspace).
+        deadline_ms: Option<u64>,
+    },
     /// An approver: a vote on a pending admin request or signature request. The state builds
     /// the subject (network, request id, request digest, policy digest) itself and verifies the
     /// vote against it.
@@ -296,6 +306,10 @@ actions! {
         key: Hash32,
         message: HexBytes,
         note: Option<String>,
+        /// Approval deadline, ms since the epoch, if the key is in a workspace; `None`: the
+        /// default, `issued_at_ms` + 24 h. Allowed: at least 1 minute and at most 30 days
+        /// after `issued_at_ms`; refused on a key in no workspace (nothing to approve).
+        deadline_ms: Option<u64>,
     },
     /// Ledger key: `signers` (sorted operator indices, `threshold` of them) run FROST's two
     /// signing rounds for the Schnorr signature request `request`. The session id is this
@@ -554,6 +568,7 @@ mod tests {
                 digest: Hash32([3; 32]),
                 tweak: None,
                 note: Some("hi".into()),
+                deadline_ms: None,
             },
         };
         SignedCommand::sign(&id, cmd)

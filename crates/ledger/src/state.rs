@@ -35,8 +35,8 @@ use k256::{FieldBytes, ProjectivePoint, Scalar};
 use tessera_identity::IdentityKey;
 
 pub use governance::{
-    reject_reason, sign_request_digest, state_label, AdminRequest, GovRejection,
-    APPROVAL_WINDOW_MS, SIGN_REQUEST_DIGEST_DOMAIN,
+    approval_deadline, reject_reason, sign_request_digest, state_label, AdminRequest, GovRejection,
+    APPROVAL_WINDOW_MS, MAX_APPROVAL_WINDOW_MS, MIN_APPROVAL_WINDOW_MS, SIGN_REQUEST_DIGEST_DOMAIN,
 };
 
 use crate::command::{
@@ -1090,9 +1090,10 @@ impl State {
                 digest,
                 tweak,
                 note,
+                deadline_ms,
             } => self
                 .plan_request_signature(&ctx, key, digest, tweak, note)
-                .and_then(|p| self.plan_open_sign(&ctx, p)),
+                .and_then(|p| self.plan_open_sign(&ctx, p, *deadline_ms)),
             Action::KeyGenerated {
                 request,
                 public_key,
@@ -1111,12 +1112,20 @@ impl State {
                 blamed,
                 check,
             } => self.plan_session_failed(&ctx, session, blamed, check),
-            Action::ProposeChange { change } => self.plan_propose(&ctx, change),
+            Action::ProposeChange {
+                change,
+                deadline_ms,
+            } => self.plan_propose(&ctx, change, *deadline_ms),
             Action::Approve { request, approval } => self.plan_approve(&ctx, request, approval),
             Action::ExpireRequest { request } => self.plan_expire(&ctx, request),
-            Action::RequestSchnorrSignature { key, message, note } => self
+            Action::RequestSchnorrSignature {
+                key,
+                message,
+                note,
+                deadline_ms,
+            } => self
                 .plan_request_schnorr(&ctx, key, &message.0, note)
-                .and_then(|p| self.plan_open_sign(&ctx, p)),
+                .and_then(|p| self.plan_open_sign(&ctx, p, *deadline_ms)),
             Action::StartSchnorrSign { request, signers } => {
                 self.plan_start_schnorr_sign(&ctx, request, signers)
             }

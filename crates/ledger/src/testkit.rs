@@ -244,6 +244,7 @@ impl Net {
                 digest,
                 tweak,
                 note: None,
+                deadline_ms: None,
             },
         )
     }

@@ -495,6 +495,7 @@ fn scheduler_drives_fake_operators_from_key_request_to_signature() {
                     digest,
                     tweak: None,
                     note: Some(format!("message {m}")),
+                    deadline_ms: None,
                 },
             ))
             .unwrap()

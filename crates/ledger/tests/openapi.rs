@@ -706,12 +706,14 @@ fn every_action() -> Vec<Action> {
             digest: h(4),
             tweak: Some(h(5)),
             note: None,
+            deadline_ms: Some(1_700_000_600_000),
         },
         Action::RequestSignature {
             key: h(1),
             digest: h(4),
             tweak: None,
             note: Some("rent".into()),
+            deadline_ms: None,
         },
         Action::KeyGenerated {
             request: h(1),
@@ -737,12 +739,14 @@ fn every_action() -> Vec<Action> {
                 name: Name::new("bob").unwrap(),
                 key: id(41).public(),
             },
+            deadline_ms: Some(1_700_000_600_000),
         },
         Action::ProposeChange {
             change: Change::CreateWorkspace {
                 id: WorkspaceId([9; 32]),
                 workspace: workspace(),
             },
+            deadline_ms: None,
         },
         Action::Approve {
             request: h(3),
@@ -757,6 +761,7 @@ fn every_action() -> Vec<Action> {
             key: h(1),
             message: HexBytes(vec![0xde, 0xad]),
             note: None,
+            deadline_ms: Some(1_700_000_600_000),
         },
         Action::StartSchnorrSign {
             request: h(3),
@@ -1060,6 +1065,7 @@ fn a_running_ledger_answers_every_documented_operation_as_documented() {
             digest: Hash32([0x42; 32]),
             tweak: None,
             note: Some("openapi".into()),
+            deadline_ms: None,
         },
     ));
     // A keyring change (adding a third operator) while nothing runs: its resharing is
@@ -1093,6 +1099,7 @@ fn a_running_ledger_answers_every_documented_operation_as_documented() {
                 id: ws,
                 workspace: workspace(),
             },
+            deadline_ms: None,
         },
     ));
     let add_key = p.submit(&signed(
@@ -1102,6 +1109,7 @@ fn a_running_ledger_answers_every_documented_operation_as_documented() {
                 id: KeyId(key.0),
                 workspace: ws,
             },
+            deadline_ms: None,
         },
     ));
     let hb = Heartbeat::sign(

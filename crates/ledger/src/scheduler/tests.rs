@@ -358,6 +358,7 @@ fn schnorr_requests_start_frost_with_live_signers_and_retry_with_others() {
             key,
             message: crate::command::HexBytes(b"hello".to_vec()),
             note: None,
+            deadline_ms: None,
         },
     );
     // Too few live operators: the request waits.

@@ -23,9 +23,15 @@
 //! - **Time.** `now` for the lifecycle is the largest `issued_at_ms` of any entry applied so far
 //!   (this one included): a backdated vote cannot reopen a passed deadline. The ledger refuses
 //!   commands more than its clock skew away from its clock, which bounds a forward-dated one.
-//!   A request's approval deadline is its `issued_at_ms` plus [`APPROVAL_WINDOW_MS`]; the
-//!   ledger (scheduler) issues `ExpireRequest` once it has passed, and a vote at or after it is
-//!   refused.
+//!   A request's approval deadline is the `deadline_ms` its opening command names, or by
+//!   default its `issued_at_ms` plus [`APPROVAL_WINDOW_MS`]; the ledger (scheduler) issues
+//!   `ExpireRequest` once it has passed, and a vote at or after it is refused.
+//! - **Deadlines.** A named deadline must be at least [`MIN_APPROVAL_WINDOW_MS`] and at most
+//!   [`MAX_APPROVAL_WINDOW_MS`] after `now` (see Time): approvers get at least a minute, and a
+//!   request cannot sit open for months. It is part of the signed opening command, so nobody
+//!   can move it after approvers saw it; a deadline on a command that opens no approval (a key
+//!   in no workspace, a root workspace) is refused rather than silently ignored. There is no
+//!   workspace-level default window: the registry's policies say who approves, not when.
 //! - **Who proposes.** Creating a root workspace (no policy governs it yet): an owner of some
 //!   keyring. Putting a key into a workspace (`AddKey`): an owner of the key's keyring. Any other
 //!   change: someone the policy it needs names, so strangers cannot fill the log with proposals.
@@ -45,6 +51,10 @@ use crate::command::Hash32;
 
 /// How long a request waits for approvals, from its `issued_at_ms`.
 pub const APPROVAL_WINDOW_MS: u64 = 24 * 60 * 60 * 1000;
+/// A requested deadline must be at least this after the request's `issued_at_ms` (1 minute).
+pub const MIN_APPROVAL_WINDOW_MS: u64 = 60 * 1000;
+/// A requested deadline may be at most this after the request's `issued_at_ms` (30 days).
+pub const MAX_APPROVAL_WINDOW_MS: u64 = 30 * 24 * 60 * 60 * 1000;
 /// Prefix of the SHA-256 input of [`sign_request_digest`].
 pub const SIGN_REQUEST_DIGEST_DOMAIN: &str = "tessera/ledger/sign-request/v1";
 
@@ -63,6 +73,41 @@ pub fn sign_request_digest(key: &Hash32, digest: &Hash32, tweak: Option<&Hash32>
         }
     }
     h.finalize().into()
+}
+
+/// The approval deadline of a request opened at `now_ms`: `requested`, if it is at least
+/// [`MIN_APPROVAL_WINDOW_MS`] and at most [`MAX_APPROVAL_WINDOW_MS`] after `now_ms`, or by
+/// default `now_ms` + [`APPROVAL_WINDOW_MS`].
+pub fn approval_deadline(now_ms: u64, requested: Option<u64>) -> Result<u64, GovRejection> {
+    let Some(deadline_ms) = requested else {
+        return Ok(now_ms.saturating_add(APPROVAL_WINDOW_MS));
+    };
+    let bad = |why: String| GovRejection::BadDeadline {
+        deadline_ms,
+        now_ms,
+        why,
+    };
+    if deadline_ms < now_ms.saturating_add(MIN_APPROVAL_WINDOW_MS) {
+        return Err(bad(format!(
+            "it must be at least {} s after the request",
+            MIN_APPROVAL_WINDOW_MS / 1000
+        )));
+    }
+    if deadline_ms > now_ms.saturating_add(MAX_APPROVAL_WINDOW_MS) {
+        return Err(bad(format!(
+            "it must be at most {} days after the request",
+            MAX_APPROVAL_WINDOW_MS / (24 * 60 * 60 * 1000)
+        )));
+    }
+    Ok(deadline_ms)
+}
+
+fn unused_deadline(deadline_ms: u64, now_ms: u64, why: &str) -> GovRejection {
+    GovRejection::BadDeadline {
+        deadline_ms,
+        now_ms,
+        why: format!("nothing to approve: {why}"),
+    }
 }
 
 /// Why a governance rule refused an entry.
@@ -103,6 +148,12 @@ pub enum GovRejection {
     },
     #[error("{signer} may not propose this change: {why}")]
     NotProposer { signer: IdentityKey, why: String },
+    #[error("approval deadline {deadline_ms} refused (now {now_ms}): {why}")]
+    BadDeadline {
+        deadline_ms: u64,
+        now_ms: u64,
+        why: String,
+    },
 }
 
 impl GovRejection {
@@ -123,7 +174,7 @@ impl GovRejection {
                 | WorkspaceError::WorkspaceExists(_)
                 | WorkspaceError::KeyExists(_),
             ) => RejectionKind::Conflict,
-            Workspace(_) => RejectionKind::Malformed,
+            Workspace(_) | BadDeadline { .. } => RejectionKind::Malformed,
             NotApproved { .. }
             | NotGoverned(_)
             | Closed { .. }
@@ -148,6 +199,7 @@ impl GovRejection {
             AlreadyVoted(_) => "already_voted",
             NotProposer { .. } => "not_proposer",
             NotApproversCommand { .. } => "not_approvers_command",
+            BadDeadline { .. } => "bad_deadline",
         }
     }
 }
@@ -360,14 +412,21 @@ impl State {
         request_digest: [u8; 32],
         policy: tessera_policy::ResolvedPolicy,
         now: u64,
+        deadline_ms: Option<u64>,
     ) -> Result<Request, Rejection> {
+        let deadline = approval_deadline(now, deadline_ms).map_err(gov)?;
         let subject = Subject::new(&self.network, request_id.0, request_digest, &policy)
             .map_err(|e| super::malformed("network", e.to_string()))?;
-        Request::new(subject, policy, now.saturating_add(APPROVAL_WINDOW_MS))
+        Request::new(subject, policy, deadline)
             .map_err(|e| super::malformed("policy", e.to_string()))
     }
 
-    pub(super) fn plan_propose(&self, ctx: &Ctx, change: &Change) -> Result<Plan, Rejection> {
+    pub(super) fn plan_propose(
+        &self,
+        ctx: &Ctx,
+        change: &Change,
+        deadline_ms: Option<u64>,
+    ) -> Result<Plan, Rejection> {
         let reg = &self.gov.registry;
         let not = |why: &str| {
             gov(GovRejection::NotProposer {
@@ -398,6 +457,13 @@ impl State {
             if !self.owns_some_keyring(&ctx.signer) {
                 return Err(not("only a keyring owner may create a root workspace"));
             }
+            if let Some(d) = deadline_ms {
+                return Err(gov(unused_deadline(
+                    d,
+                    self.gov_now(ctx),
+                    "a root workspace applies at once",
+                )));
+            }
             let next = reg.apply(change, &Default::default()).map_err(gov)?;
             return Ok(Plan::Gov(GovPlan::Registry(next)));
         };
@@ -413,7 +479,13 @@ impl State {
         if self.id_in_use(&ctx.id) || self.gov.admin.contains_key(&ctx.id) {
             return Err(Rejection::DuplicateId(ctx.id));
         }
-        let request = self.open(ctx.id, change.digest(), required.policy, self.gov_now(ctx))?;
+        let request = self.open(
+            ctx.id,
+            change.digest(),
+            required.policy,
+            self.gov_now(ctx),
+            deadline_ms,
+        )?;
         Ok(Plan::Gov(GovPlan::Propose(Box::new(AdminRequest {
             id: ctx.id,
             change: change.clone(),
@@ -425,18 +497,37 @@ impl State {
     }
 
     /// Wraps the plan of a `RequestSignature`: on a governed key, the request also opens an
-    /// approval under the key's sign policy in force now.
-    pub(super) fn plan_open_sign(&self, ctx: &Ctx, plan: Plan) -> Result<Plan, Rejection> {
+    /// approval under the key's sign policy in force now, with deadline `deadline_ms` (`None`:
+    /// the default).
+    pub(super) fn plan_open_sign(
+        &self,
+        ctx: &Ctx,
+        plan: Plan,
+        deadline_ms: Option<u64>,
+    ) -> Result<Plan, Rejection> {
         let Plan::RequestSignature(req) = plan else {
             return Ok(plan);
         };
         let key = KeyId(req.key.0);
         if !self.gov.registry.keys().contains_key(&key) {
+            if let Some(d) = deadline_ms {
+                return Err(gov(unused_deadline(
+                    d,
+                    self.gov_now(ctx),
+                    "the key is in no workspace, so the request needs no approval",
+                )));
+            }
             return Ok(Plan::RequestSignature(req));
         }
         let effective = self.gov.registry.sign_policy(key).map_err(gov)?;
         let digest = sign_request_digest(&req.key, &req.digest, req.tweak.as_ref());
-        let approval = self.open(req.id, digest, effective.policy, self.gov_now(ctx))?;
+        let approval = self.open(
+            req.id,
+            digest,
+            effective.policy,
+            self.gov_now(ctx),
+            deadline_ms,
+        )?;
         Ok(Plan::Gov(GovPlan::OpenSign {
             req: Box::new(req),
             approval: Box::new(approval),

@@ -146,6 +146,7 @@ fn skip_steps_over_a_forged_entry_but_not_over_a_broken_link() {
         digest,
         tweak: None,
         note: None,
+        deadline_ms: None,
     };
     // The owner's command, signed by someone else and claimed for the owner.
     let honest = net.command(Who::Owner, request);
@@ -327,6 +328,7 @@ fn owner_actions_by_non_owners_are_unauthorized() {
                 digest: Hash32([1; 32]),
                 tweak: None,
                 note: None,
+                deadline_ms: None,
             },
         );
         assert!(matches!(e, Rejection::NotOwner { .. }), "{e}");
@@ -540,6 +542,7 @@ fn key_generated_needs_a_valid_point_and_a_running_keygen() {
             digest: Hash32::ZERO,
             tweak: None,
             note: None,
+            deadline_ms: None,
         },
     );
     assert!(matches!(e, Rejection::WrongState { .. }), "{e}");
@@ -893,6 +896,7 @@ fn schnorr_key_types_activate_with_their_own_key_encoding() {
                 digest: Hash32([1; 32]),
                 tweak: None,
                 note: None,
+                deadline_ms: None,
             },
         );
         assert!(matches!(e, Rejection::UnsupportedKeyType(_)), "{e}");
@@ -1025,6 +1029,7 @@ fn schnorr_request(key: Hash32, message: &[u8]) -> Action {
         key,
         message: HexBytes(message.to_vec()),
         note: None,
+        deadline_ms: None,
     }
 }
 

@@ -92,6 +92,7 @@ fn join_workspace(net: &mut Net, key: Hash32) {
             id: WS,
             workspace: w,
         },
+        deadline_ms: None,
     };
     assert_eq!(
         gov_err(net.rejected(Who::Outsider, create.clone())).label(),
@@ -107,6 +108,7 @@ fn join_workspace(net: &mut Net, key: Hash32) {
                 id: KeyId(key.0),
                 workspace: WS,
             },
+            deadline_ms: None,
         },
     );
     approve(net, &alice(), add);
@@ -313,6 +315,7 @@ fn set_sign_policy(net: &mut Net, text: &str) {
                 workspace: WS,
                 policy: policy(text),
             },
+            deadline_ms: None,
         },
     );
     assert_eq!(gov_err(e).label(), "not_proposer");
@@ -325,6 +328,7 @@ fn set_sign_policy(net: &mut Net, text: &str) {
                 workspace: WS,
                 policy: policy(text),
             },
+            deadline_ms: None,
         },
     )
     .unwrap();
@@ -523,6 +527,7 @@ fn workspace_changes_need_the_admin_policy() {
             id: KeyId(key.0),
             workspace: WS,
         },
+        deadline_ms: None,
     };
     assert_eq!(
         gov_err(push_as(&mut net, &alice(), add.clone()).unwrap_err()).label(),
@@ -541,6 +546,7 @@ fn workspace_changes_need_the_admin_policy() {
         &carol(),
         Action::ProposeChange {
             change: change.clone(),
+            deadline_ms: None,
         },
     )
     .unwrap();
@@ -586,6 +592,7 @@ fn workspace_changes_need_the_admin_policy() {
                 id: WorkspaceId([0x78; 32]),
                 workspace: w,
             },
+            deadline_ms: None,
         },
     );
     assert!(ok.is_ok(), "separate roots do not share names: {ok:?}");
@@ -661,4 +668,109 @@ fn a_request_made_before_its_key_joined_a_workspace_fails_instead_of_waiting() {
     // A request made now opens an approval and waits for votes.
     let later = net.request_signature(key, Hash32([0x45; 32]), None);
     assert!(net.state.unapprovable(&later).is_none());
+}
+
+fn sign_with_deadline(key: Hash32, digest: u8, deadline_ms: Option<u64>) -> Action {
+    Action::RequestSignature {
+        key,
+        digest: Hash32([digest; 32]),
+        tweak: None,
+        note: None,
+        deadline_ms,
+    }
+}
+
+#[test]
+fn a_requested_deadline_is_the_one_expiry_and_votes_use() {
+    use crate::scheduler::{decide, SchedulerConfig};
+    let (mut net, key, _) = governed();
+    let deadline = net.clock + 2 * 60 * 1000;
+    let req = net.ok(Who::Owner, sign_with_deadline(key, 0x42, Some(deadline)));
+    assert_eq!(
+        net.state.sign_approval(&req).unwrap().deadline_ms(),
+        deadline
+    );
+    approve(&mut net, &alice(), req);
+    // One millisecond before: not due, and a vote still counts.
+    let live = |_: &tessera_identity::IdentityKey| true;
+    let cfg = SchedulerConfig::default();
+    let expire = Action::ExpireRequest { request: req };
+    assert!(!decide(&net.state, &live, deadline - 1, &cfg).contains(&expire));
+    net.clock = deadline - 1;
+    let e = gov_err(net.rejected(Who::Ledger, expire.clone()));
+    assert_eq!(e.label(), "not_expired");
+    // At the deadline exactly: the scheduler expires it and a vote is refused.
+    assert!(decide(&net.state, &live, deadline, &cfg).contains(&expire));
+    net.clock = deadline;
+    let e = gov_err(vote(&mut net, &bob(), req, Vote::Approve).unwrap_err());
+    assert!(
+        matches!(e, GovRejection::Expired { deadline_ms, .. } if deadline_ms == deadline),
+        "{e}"
+    );
+    net.ok(Who::Ledger, expire);
+    assert!(matches!(status(&net, req), SignatureStatus::Failed { .. }));
+    // Without a deadline the default window still applies.
+    let default = net.ok(Who::Owner, sign_with_deadline(key, 0x43, None));
+    assert_eq!(
+        net.state.sign_approval(&default).unwrap().deadline_ms(),
+        net.clock + APPROVAL_WINDOW_MS
+    );
+}
+
+#[test]
+fn a_requested_deadline_outside_the_bounds_is_refused() {
+    let (mut net, key, _) = governed();
+    let now = net.clock;
+    let min = now + MIN_APPROVAL_WINDOW_MS;
+    let max = now + MAX_APPROVAL_WINDOW_MS;
+    for bad in [0, now, min - 1, max + 1, u64::MAX] {
+        let e = gov_err(net.rejected(Who::Owner, sign_with_deadline(key, 0x42, Some(bad))));
+        assert_eq!(e.label(), "bad_deadline", "{bad}: {e}");
+        assert_eq!(e.kind(), RejectionKind::Malformed);
+    }
+    let e = gov_err(net.rejected(Who::Owner, sign_with_deadline(key, 0x42, Some(min - 1))));
+    assert!(e.to_string().contains("at least 60 s"), "{e}");
+    let e = gov_err(net.rejected(Who::Owner, sign_with_deadline(key, 0x42, Some(max + 1))));
+    assert!(e.to_string().contains("at most 30 days"), "{e}");
+    // The bounds themselves are allowed, on a signature request and on a proposal.
+    for (i, ok) in [min, max].into_iter().enumerate() {
+        let req = net.ok(
+            Who::Owner,
+            sign_with_deadline(key, 0x50 + i as u8, Some(ok)),
+        );
+        assert_eq!(net.state.sign_approval(&req).unwrap().deadline_ms(), ok);
+    }
+    let set_policy = |deadline_ms| Action::ProposeChange {
+        change: Change::SetSignPolicy {
+            workspace: WS,
+            policy: policy("1 of {alice}"),
+        },
+        deadline_ms,
+    };
+    let e = gov_err(push_as(&mut net, &alice(), set_policy(Some(max + 1))).unwrap_err());
+    assert_eq!(e.label(), "bad_deadline");
+    let req = push_as(&mut net, &alice(), set_policy(Some(min))).unwrap();
+    assert_eq!(
+        net.state.admin_request(&req).unwrap().request.deadline_ms(),
+        min
+    );
+}
+
+#[test]
+fn a_deadline_on_a_command_that_opens_no_approval_is_refused() {
+    let mut net = Net::new(3, 2);
+    let key = net.active_key();
+    let deadline = Some(net.clock + 10 * 60 * 1000);
+    let e = gov_err(net.rejected(Who::Owner, sign_with_deadline(key, 0x42, deadline)));
+    assert_eq!(e.label(), "bad_deadline");
+    assert!(e.to_string().contains("no workspace"), "{e}");
+    let create = Action::ProposeChange {
+        change: Change::CreateWorkspace {
+            id: WS,
+            workspace: Workspace::default(),
+        },
+        deadline_ms: deadline,
+    };
+    let e = gov_err(net.rejected(Who::Owner, create));
+    assert!(e.to_string().contains("applies at once"), "{e}");
 }
