@@ -15,6 +15,17 @@ pub enum KeyringCommand {
     /// Replaces the keyring's committee: adds and removes operators and sets the threshold.
     /// Every key of the keyring is reshared to the new committee with the same public key.
     Change(ChangeArgs),
+    /// Shows the keyring's committee: threshold, operators in index order, running change.
+    Show(ShowArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// The keyring.
+    #[arg(long, default_value = "default")]
+    keyring: String,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -48,7 +59,32 @@ pub struct ChangeArgs {
 pub fn run(cmd: KeyringCommand, opts: &ClientOpts) -> Result<(), String> {
     match cmd {
         KeyringCommand::Change(args) => change(args, opts),
+        KeyringCommand::Show(args) => show(args, opts),
     }
+}
+
+fn show(args: ShowArgs, opts: &ClientOpts) -> Result<(), String> {
+    let client = ledger(opts)?;
+    let k = client
+        .keyring(&args.keyring)
+        .map_err(|e| format!("keyring {:?}: {e}", args.keyring))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&k).map_err(|e| e.to_string())?);
+        return Ok(());
+    }
+    println!("keyring_id: {}", k.keyring_id);
+    println!("committee:  {}-of-{}", k.threshold, k.operators.len());
+    println!(
+        "regions:    at least {} per signing set",
+        k.min_regions.max(1)
+    );
+    if let Some(c) = k.change {
+        println!("changing:   {c}");
+    }
+    for (i, o) in k.operators.iter().enumerate() {
+        println!("operator {i}: {} {} {}", o.identity, o.address, o.region);
+    }
+    Ok(())
 }
 
 fn parse_identity(s: &str, what: &str) -> Result<IdentityKey, String> {
@@ -148,21 +184,16 @@ fn change(args: ChangeArgs, opts: &ClientOpts) -> Result<(), String> {
         .iter()
         .map(|s| parse_identity(s, "--remove"))
         .collect::<Result<Vec<_>, _>>()?;
-    // The current committee, in keyring order, from the ledger's operator list.
-    let views = client
-        .operators()
-        .map_err(|e| format!("ledger unreachable: {e}"))?;
-    let current: Vec<Operator> = views
-        .into_iter()
-        .filter(|v| v.keyrings.contains(&args.keyring))
-        .map(|v| Operator {
-            identity: v.identity,
-            address: v.address,
-            region: v.region,
-        })
-        .collect();
+    // The current committee, in keyring order.
+    let current = client
+        .keyring(&args.keyring)
+        .map_err(|e| format!("keyring {:?}: {e}", args.keyring))?
+        .operators;
     if current.is_empty() {
-        return Err(format!("keyring {:?} has no operators (is it registered?)", args.keyring));
+        return Err(format!(
+            "keyring {:?} has no operators (is it registered?)",
+            args.keyring
+        ));
     }
     let operators = committee(current, add, &remove)?;
     let n = operators.len();
@@ -236,7 +267,7 @@ mod tests {
 
     fn op(b: u8) -> Operator {
         Operator {
-            identity: hex::encode([b; 32]).parse().unwrap(),
+            identity: tessera_identity::Identity::from_secret_bytes(&[b; 32]).public(),
             address: format!("127.0.0.1:{}", 7000 + u16::from(b)),
             region: "eu".into(),
         }
@@ -244,7 +275,9 @@ mod tests {
 
     #[test]
     fn operator_arguments_are_parsed_strictly() {
-        let id = hex::encode([7u8; 32]);
+        let id = tessera_identity::Identity::from_secret_bytes(&[7u8; 32])
+            .public()
+            .to_string();
         let o = parse_operator(&format!("{id},127.0.0.1:7100,us")).unwrap();
         assert_eq!(o.address, "127.0.0.1:7100");
         assert_eq!(o.region, "us");

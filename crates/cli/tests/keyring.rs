@@ -31,7 +31,16 @@ use tessera_ledger::Hash32;
 /// Signs `message` with `key` through the network and checks it with OpenSSL; returns the
 /// signers' operator indices.
 fn sign_and_check(net: &Devnet, key: &str, public_key: &[u8], message: &str) -> Vec<u64> {
-    let v = net.json(&["sign", "--key", key, "--message", message, "--json"]);
+    let v = net.json(&[
+        "sign",
+        "--key",
+        key,
+        "--message",
+        message,
+        "--timeout",
+        "1800",
+        "--json",
+    ]);
     let digest: [u8; 32] = Sha256::digest(message.as_bytes()).into();
     let r = hex::decode(v["r"].as_str().unwrap()).unwrap();
     let s = hex::decode(v["s"].as_str().unwrap()).unwrap();
@@ -73,8 +82,21 @@ fn change_and_check(
     let (st, entries) = net.ledger_state();
     let kr = st.keyring("default").unwrap();
     assert_eq!(kr.threshold, expect_threshold);
-    let ids: Vec<String> = kr.operators.iter().map(|o| o.identity.to_string()).collect();
+    let ids: Vec<String> = kr
+        .operators
+        .iter()
+        .map(|o| o.identity.to_string())
+        .collect();
     assert_eq!(ids, expect_operators);
+    let shown = net.json(&["keyring", "show", "--json"]);
+    let shown_ids: Vec<String> = shown["operators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["identity"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(shown_ids, expect_operators);
+    assert_eq!(shown["change"], serde_json::Value::Null);
     let key_id: Hash32 = key.parse().unwrap();
     let record = st.key(&key_id).unwrap();
     let KeyStatus::Active { public_key, .. } = &record.status else {
@@ -84,11 +106,10 @@ fn change_and_check(
     assert_eq!(record.public_shares.len(), expect_operators.len());
     // Every operator of the new committee reported its new share.
     let change: Hash32 = v["change_id"].as_str().unwrap().parse().unwrap();
-    let session = record.generation.expect("the key's shares are the reshared ones");
-    assert_eq!(
-        st.reshare_session(&session).map(|s| s.change),
-        Some(change)
-    );
+    let session = record
+        .generation
+        .expect("the key's shares are the reshared ones");
+    assert_eq!(st.reshare_session(&session).map(|s| s.change), Some(change));
     let done_by: std::collections::BTreeSet<String> = entries
         .iter()
         .filter(|e| matches!(&e.command.command.action, Action::ReshareDone { session: s, .. } if *s == session))
@@ -176,7 +197,10 @@ fn devnet_grows_from_8_to_16_operators() {
         11,
         &ids,
     );
-    eprintln!("8 → 16 resharing took {:.0} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "8 → 16 resharing took {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
     let signers = sign_and_check(&net, &key, &pk, "16 operators");
     assert_eq!(signers.len(), 11);
 }

@@ -43,6 +43,19 @@ pub struct ErrorBody {
     pub error: String,
 }
 
+/// `GET /v1/keyrings/{id}`: a keyring's committee as it stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyringView {
+    pub keyring_id: String,
+    pub threshold: u16,
+    /// The operators in keyring order (operator index = position).
+    pub operators: Vec<crate::command::Operator>,
+    pub owners: Vec<IdentityKey>,
+    pub min_regions: u16,
+    /// The keyring change running now, if any.
+    pub change: Option<Hash32>,
+}
+
 /// `GET /v1/keyring-changes/{id}`: a keyring change and how far its resharing got.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyringChangeView {

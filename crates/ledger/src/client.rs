@@ -159,6 +159,10 @@ impl Client {
         self.get(&format!("/v1/keys/{id}"), &[], Duration::ZERO)
     }
 
+    pub fn keyring(&self, id: &str) -> Result<crate::api::KeyringView, ClientError> {
+        self.get(&format!("/v1/keyrings/{id}"), &[], Duration::ZERO)
+    }
+
     pub fn keyring_change(
         &self,
         id: &Hash32,

@@ -650,6 +650,7 @@ fn router(inner: Arc<Inner>) -> Router {
         .route("/v1/requests", get(requests))
         .route("/v1/registry", get(registry))
         .route("/v1/keys/{id}", get(key))
+        .route("/v1/keyrings/{id}", get(keyring))
         .route("/v1/keyring-changes/{id}", get(keyring_change))
         .route("/v1/heartbeats", post(heartbeat))
         .route("/v1/operators", get(operators))
@@ -887,6 +888,26 @@ async fn key(
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("unknown key {id}")))
 }
 
+async fn keyring(
+    AxState(inner): AxState<Arc<Inner>>,
+    AxPath(id): AxPath<String>,
+) -> ApiResult<crate::api::KeyringView> {
+    let core = lock(&inner.core);
+    let st = &core.state;
+    st.keyring(&id)
+        .map(|k| {
+            Json(crate::api::KeyringView {
+                keyring_id: k.id.clone(),
+                threshold: k.threshold,
+                operators: k.operators.clone(),
+                owners: k.owners.clone(),
+                min_regions: k.min_regions,
+                change: st.running_change(&k.id).map(|c| c.id),
+            })
+        })
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("unknown keyring {id:?}")))
+}
+
 async fn keyring_change(
     AxState(inner): AxState<Arc<Inner>>,
     AxPath(id): AxPath<String>,
@@ -896,7 +917,12 @@ async fn keyring_change(
     core.state
         .keyring_change(&id)
         .map(|c| Json(crate::api::KeyringChangeView::new(c)))
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("unknown keyring change {id}")))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("unknown keyring change {id}"),
+            )
+        })
 }
 
 async fn heartbeat(

@@ -1174,6 +1174,15 @@ fn a_running_ledger_answers_every_documented_operation_as_documented() {
         (&json!("active"), &json!(public_key))
     );
     p.get("/v1/keys/{id}", &format!("/v1/keys/{pending_key}"));
+    let kr = p.get("/v1/keyrings/{id}", "/v1/keyrings/main");
+    assert_eq!(
+        (&kr["operators"][1]["identity"], &kr["change"]),
+        (
+            &json!(op(1).public().to_string()),
+            &json!(change.to_string())
+        ),
+        "{kr}"
+    );
     let c = p.get(
         "/v1/keyring-changes/{id}",
         &format!("/v1/keyring-changes/{change}"),
@@ -1248,6 +1257,7 @@ fn a_running_ledger_answers_every_documented_operation_as_documented() {
         404,
     );
     p.get_err("/v1/keyring-changes/{id}", "/v1/keyring-changes/xyz", 400);
+    p.get_err("/v1/keyrings/{id}", "/v1/keyrings/nope", 404);
     p.get_err("/v1/requests/{id}", &format!("/v1/requests/{zero}"), 404);
     p.get_err("/v1/requests/{id}", "/v1/requests/xyz", 400);
     // Unparsable query strings are axum's plain-text rejections, documented as such.

@@ -17,12 +17,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use k256::elliptic_curve::sec1::ToEncodedPoint;
+use k256::ProjectivePoint;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{OsRng, SeedableRng};
 use tessera_core::echo::Echo;
 use tessera_core::{PartyIndex, SessionId};
-use k256::elliptic_curve::sec1::ToEncodedPoint;
-use k256::ProjectivePoint;
 use tessera_ecdsa::{
     KeyShare, Keygen, Presign, Presignature, Reshare, ReshareOutput, ReshareStatement, Sign,
     SignRequest,
@@ -911,10 +911,12 @@ pub struct ReshareJob {
 impl ReshareJob {
     /// The statement every participant must agree on, built from the ledger's public data.
     pub fn statement(&self) -> Result<ReshareStatement, JobError> {
-        let bad = |what: &str, e: String| JobError::Local(format!("reshare statement: {what}: {e}"));
+        let bad =
+            |what: &str, e: String| JobError::Local(format!("reshare statement: {what}: {e}"));
         let point = |hex_str: &str| -> Result<ProjectivePoint, JobError> {
             let bytes = hex::decode(hex_str).map_err(|e| bad("hex", e.to_string()))?;
-            let p = k256::PublicKey::from_sec1_bytes(&bytes).map_err(|e| bad("point", e.to_string()))?;
+            let p = k256::PublicKey::from_sec1_bytes(&bytes)
+                .map_err(|e| bad("point", e.to_string()))?;
             Ok(p.to_projective())
         };
         let old_public_shares = self
@@ -1020,10 +1022,10 @@ pub fn reshare(ctx: &Ctx, job: &ReshareJob) -> Result<(), JobError> {
                     .paillier
                     .get(Duration::from_secs(600))
                     .map_err(JobError::Local)?;
-                machines.push(
-                    Reshare::receiver(sid, st.clone(), PartyIndex(j), paillier, &mut rng)
-                        .map_err(SessionError::from)?,
-                );
+                let inner = Reshare::receiver(sid, st.clone(), PartyIndex(j), paillier, &mut rng)
+                    .map_err(SessionError::from)?;
+                // The echo round also keeps a message that arrives a round early.
+                machines.push(Echo::new(inner, sid).map_err(SessionError::from)?);
             }
             if my_old.is_some() {
                 let share = load_share(ctx, &job.key, job.previous)?;
@@ -1033,10 +1035,9 @@ pub fn reshare(ctx: &Ctx, job: &ReshareJob) -> Result<(), JobError> {
                         job.key, share.key_id, job.key_id
                     )));
                 }
-                machines.push(
-                    Reshare::dealer(sid, st.clone(), &share, &mut rng)
-                        .map_err(SessionError::from)?,
-                );
+                let inner =
+                    Reshare::dealer(sid, st.clone(), &share, &mut rng).map_err(SessionError::from)?;
+                machines.push(Echo::new(inner, sid).map_err(SessionError::from)?);
             }
             let outputs = net.run_seats(machines, ctx.reshare_round_timeout, &mut rng)?;
             let mut public_shares = None;

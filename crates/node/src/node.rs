@@ -671,7 +671,11 @@ fn dispatch(ctx: &Arc<Ctx>, state: &RwLock<State>, e: &Entry, catching_up: bool)
                 }
             }
         }
-        Action::StartReshare { change, key, dealers } => {
+        Action::StartReshare {
+            change,
+            key,
+            dealers,
+        } => {
             let session = e.command.id();
             let Some(job) = reshare_job(&st, session, change, key, dealers) else {
                 return;
