@@ -234,6 +234,7 @@ pub async fn run(
     let hb_ctx = ctx.clone();
     let hb_backend = backend.clone();
     let heartbeat_task = tokio::spawn(async move {
+        let mut told_not_operator = false;
         loop {
             let c = hb_ctx.clone();
             let b = hb_backend.clone();
@@ -257,7 +258,17 @@ pub async fn run(
             })
             .await;
             match res {
-                Ok(Ok(())) => {}
+                Ok(Ok(())) => told_not_operator = false,
+                // A node that is not (yet) in any committee — a spare waiting for a keyring
+                // change — is told so every heartbeat; say it once, then quietly.
+                Ok(Err(e)) if e.contains("is not an operator") => {
+                    if !told_not_operator {
+                        tracing::info!(error = %e, "not an operator of any keyring yet: heartbeats are refused until a keyring names this node");
+                        told_not_operator = true;
+                    } else {
+                        tracing::debug!(error = %e, "heartbeat refused");
+                    }
+                }
                 Ok(Err(e)) => tracing::warn!(error = %e, "heartbeat refused"),
                 Err(e) => tracing::warn!(error = %e, "heartbeat task"),
             }
