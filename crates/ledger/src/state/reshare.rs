@@ -26,7 +26,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k256::{ProjectivePoint, Scalar};
+use k256::ProjectivePoint;
+use tessera_core::{PartyIndex, SignerSet};
 use tessera_identity::IdentityKey;
 
 use super::{
@@ -177,21 +178,14 @@ fn decode_points(
     Ok((hexes, points))
 }
 
-/// The Lagrange interpolation at 0 of `points`, the value at `x = j + 1` being `points[j]`.
+/// The Lagrange interpolation at 0 of `points`, the value at `x = j + 1` being `points[j]`
+/// (party `j`'s Shamir point, as in [`tessera_core::SignerSet`]).
 fn interpolate_at_zero(points: &[ProjectivePoint]) -> Option<ProjectivePoint> {
-    let xs: Vec<Scalar> = (1..=points.len() as u64).map(Scalar::from).collect();
+    let k = u16::try_from(points.len()).ok()?;
+    let set = SignerSet::new((0..k).map(PartyIndex).collect(), k, k).ok()?;
     let mut acc = ProjectivePoint::IDENTITY;
-    for (j, (xj, pj)) in xs.iter().zip(points).enumerate() {
-        let mut num = Scalar::ONE;
-        let mut den = Scalar::ONE;
-        for (m, xm) in xs.iter().enumerate() {
-            if m != j {
-                num *= xm;
-                den *= *xm - xj;
-            }
-        }
-        let inv: Option<Scalar> = den.invert().into();
-        acc += *pj * (num * inv?);
+    for (&p, x) in set.parties().iter().zip(points) {
+        acc += *x * set.lagrange_at_zero(p)?;
     }
     Some(acc)
 }
