@@ -460,7 +460,7 @@ fn schnorr_keygen<C: tessera_schnorr::Suite>(
             let bytes = share
                 .to_bytes()
                 .map_err(|e| JobError::Local(e.to_string()))?;
-            ctx.store.put(Table::KeyShares, &key.to_string(), &bytes)?;
+            store_share(ctx, &key, None, &bytes)?;
             share
                 .public_key_bytes()
                 .map_err(|e| JobError::Local(e.to_string()))
@@ -508,7 +508,7 @@ fn ecdsa_keygen(
             let bytes = share
                 .to_bytes()
                 .map_err(|e| JobError::Local(e.to_string()))?;
-            ctx.store.put(Table::KeyShares, &key.to_string(), &bytes)?;
+            store_share(ctx, &key, None, &bytes)?;
             Ok(share)
         },
         |share| Action::KeyGenerated {
@@ -697,6 +697,18 @@ pub fn share_name(key: &Hash32, generation: Option<Hash32>) -> String {
     }
 }
 
+/// Writes a key's share of `generation` to the sealed store under [`share_name`].
+fn store_share(
+    ctx: &Ctx,
+    key: &Hash32,
+    generation: Option<Hash32>,
+    bytes: &[u8],
+) -> Result<(), JobError> {
+    Ok(ctx
+        .store
+        .put(Table::KeyShares, &share_name(key, generation), bytes)?)
+}
+
 fn load_schnorr_share<C: tessera_schnorr::Suite>(
     ctx: &Ctx,
     key: &Hash32,
@@ -847,11 +859,7 @@ fn refresh_with<C: tessera_schnorr::Suite>(
             let bytes = fresh
                 .to_bytes()
                 .map_err(|e| JobError::Local(e.to_string()))?;
-            ctx.store.put(
-                Table::KeyShares,
-                &share_name(&job.key, Some(job.session)),
-                &bytes,
-            )?;
+            store_share(ctx, &job.key, Some(job.session), &bytes)?;
             fresh
                 .public_key_bytes()
                 .map_err(|e| JobError::Local(e.to_string()))
@@ -941,6 +949,18 @@ impl ReshareJob {
         Ok(st)
     }
 
+    /// `who`'s parts in the session: its receiver index in the new committee, and its old
+    /// index if it is one of the dealers.
+    pub fn roles_of(&self, who: &IdentityKey) -> (Option<u16>, Option<u16>) {
+        let index = |ops: &[IdentityKey]| {
+            ops.iter()
+                .position(|k| k == who)
+                .and_then(|i| u16::try_from(i).ok())
+        };
+        let dealer = index(&self.old_operators).filter(|i| self.dealers.contains(i));
+        (index(&self.new_operators), dealer)
+    }
+
     /// Every seat and who holds it: receivers `0..N′` (the new operators), then the dealers.
     fn seats(&self, st: &ReshareStatement) -> Result<Vec<(PartyIndex, IdentityKey)>, JobError> {
         let mut seats = Vec::new();
@@ -971,17 +991,7 @@ pub fn reshare(ctx: &Ctx, job: &ReshareJob) -> Result<(), JobError> {
     let me = ctx.identity.public();
     let st = job.statement()?;
     let seats = job.seats(&st)?;
-    let my_new = job
-        .new_operators
-        .iter()
-        .position(|k| *k == me)
-        .and_then(|j| u16::try_from(j).ok());
-    let my_old = job
-        .old_operators
-        .iter()
-        .position(|k| *k == me)
-        .and_then(|i| u16::try_from(i).ok())
-        .filter(|i| job.dealers.contains(i));
+    let (my_new, my_old) = job.roles_of(&me);
     let mut mine = Vec::new();
     if let Some(j) = my_new {
         mine.push(st.receiver_seat(PartyIndex(j)));
@@ -1047,11 +1057,7 @@ pub fn reshare(ctx: &Ctx, job: &ReshareJob) -> Result<(), JobError> {
                         let bytes = share
                             .to_bytes()
                             .map_err(|e| JobError::Local(e.to_string()))?;
-                        ctx.store.put(
-                            Table::KeyShares,
-                            &share_name(&job.key, Some(job.session)),
-                            &bytes,
-                        )?;
+                        store_share(ctx, &job.key, Some(job.session), &bytes)?;
                         public_shares = Some(public_shares_hex(&share)?);
                     }
                     ReshareOutput::Retire(r) => {

@@ -691,12 +691,8 @@ fn dispatch(ctx: &Arc<Ctx>, state: &RwLock<State>, e: &Entry, catching_up: bool)
             let Some(job) = reshare_job(&st, session, change, key, dealers) else {
                 return;
             };
-            let new_index = job.new_operators.iter().position(|k| *k == me);
-            let old_index = job.old_operators.iter().position(|k| *k == me);
-            let dealing = old_index
-                .and_then(|i| u16::try_from(i).ok())
-                .is_some_and(|i| dealers.contains(&i));
-            if new_index.is_none() && !dealing {
+            let (new_index, dealer) = job.roles_of(&me);
+            if new_index.is_none() && dealer.is_none() {
                 return;
             }
             if catching_up {
@@ -704,9 +700,7 @@ fn dispatch(ctx: &Arc<Ctx>, state: &RwLock<State>, e: &Entry, catching_up: bool)
                     c.status == ChangeStatus::Running
                         && c.keys.get(key).is_some_and(|k| {
                             k.session == Some(session)
-                                && new_index
-                                    .and_then(|j| u16::try_from(j).ok())
-                                    .is_none_or(|j| !k.results.contains_key(&j))
+                                && new_index.is_none_or(|j| !k.results.contains_key(&j))
                         })
                 });
                 if !open {
