@@ -23,7 +23,6 @@ const PER_ROW: usize = 8;
 /// `d·16^k·P` for `d = 1..=8`, `k = 0..65`.
 #[derive(Clone)]
 pub(crate) struct PointTable {
-    point: ProjectivePoint,
     rows: Vec<[AffinePoint; PER_ROW]>,
 }
 
@@ -39,7 +38,6 @@ impl PointTable {
         if bool::from(p.is_identity()) {
             // Every multiple is the identity (and batch normalisation cannot invert z = 0).
             return Self {
-                point: *p,
                 rows: vec![[AffinePoint::IDENTITY; PER_ROW]; ROWS],
             };
         }
@@ -71,12 +69,7 @@ impl PointTable {
                 row
             })
             .collect();
-        Self { point: *p, rows }
-    }
-
-    /// The point the table is for.
-    pub fn point(&self) -> ProjectivePoint {
-        self.point
+        Self { rows }
     }
 
     /// `s·P` for a **public** `s` (variable time).
@@ -136,7 +129,6 @@ mod tests {
         let mut rng = ChaCha20Rng::seed_from_u64(3);
         let p = ProjectivePoint::mul_by_generator(&Scalar::random(&mut rng));
         let t = PointTable::new(&p);
-        assert_eq!(t.point(), p);
         let mut scalars = vec![
             Scalar::ZERO,
             Scalar::ONE,

@@ -28,9 +28,11 @@ pub struct Presignature {
     pub(crate) r_bars: Vec<(PartyIndex, ProjectivePoint)>,
     pub(crate) s_points: Vec<(PartyIndex, ProjectivePoint)>,
     /// Multiples of `R` and of `Y`, built offline so that the online round's two products by
-    /// public scalars (`δ·R`, `(r/s)·Y`) are table lookups (see [`crate::table`]).
-    pub(crate) r_table: PointTable,
-    pub(crate) y_table: Arc<PointTable>,
+    /// public scalars (`δ·R`, `(r/s)·Y`) are table lookups (see [`crate::table`]). `None` for
+    /// a presignature read back from storage: building a table costs about six plain scalar
+    /// multiplications, so on that path online signing multiplies directly instead.
+    pub(crate) r_table: Option<PointTable>,
+    pub(crate) y_table: Option<Arc<PointTable>>,
 }
 
 impl std::fmt::Debug for Presignature {
@@ -58,8 +60,8 @@ impl Presignature {
             sigma: ctx.sigma.clone(),
             r_bars: ctx.peers.iter().map(|v| (v.party, v.r_bar)).collect(),
             s_points: ctx.peers.iter().map(|v| (v.party, v.s)).collect(),
-            r_table: PointTable::new(&ctx.r),
-            y_table: Arc::new(PointTable::new(&ctx.public_key)),
+            r_table: Some(PointTable::new(&ctx.r)),
+            y_table: Some(Arc::new(PointTable::new(&ctx.public_key))),
         }
     }
 
@@ -163,7 +165,9 @@ impl Presignature {
 
     /// Reads a record written by [`Presignature::into_sealed_bytes`] and checks it against the
     /// key share it will sign with: same key, same party, a valid signer set of that key, and
-    /// every point on the curve. The public tables are rebuilt here.
+    /// every point on the curve. The tables of multiples of `R` and `Y` are not rebuilt:
+    /// signing from a stored presignature multiplies directly, which costs less online than
+    /// building them would.
     pub fn from_sealed_bytes(
         bytes: &[u8],
         share: &tessera_keyshare::KeyShare,
@@ -218,8 +222,10 @@ impl Presignature {
             r_bars: per_signer(&stored.r_bars)?,
             s_points: per_signer(&stored.s_points)?,
             signers,
-            r_table: PointTable::new(&r),
-            y_table: Arc::new(PointTable::new(&public_key)),
+            // No tables: they would be built on the online path, where they cost more than
+            // the two products they speed up (see the field's documentation).
+            r_table: None,
+            y_table: None,
         })
     }
 }

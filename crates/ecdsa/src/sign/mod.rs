@@ -129,7 +129,7 @@ pub struct Sign {
     r_prime_affine: AffinePoint,
     r: Scalar,
     own_s: Scalar,
-    y_table: Arc<PointTable>,
+    y: KeyPoint,
     r_bars: Vec<(PartyIndex, ProjectivePoint)>,
     s_points: Vec<(PartyIndex, ProjectivePoint)>,
     inbox: Inbox<Scalar>,
@@ -155,7 +155,10 @@ impl Sign {
         let delta_inv: Scalar =
             Option::from(delta.invert()).ok_or_else(|| ProtocolError::Bug("δ is zero".into()))?;
         // δ is a hash of public data: the variable-time table product is safe.
-        let r_prime = presig.r_table.mul_public(&delta);
+        let r_prime = match &presig.r_table {
+            Some(table) => table.mul_public(&delta),
+            None => presig.r * delta,
+        };
         let r_prime_affine = r_prime.to_affine();
         let r = <Scalar as Reduce<U256>>::reduce_bytes(&r_prime_affine.x());
         if r == Scalar::ZERO {
@@ -197,7 +200,10 @@ impl Sign {
             r_prime_affine,
             r,
             own_s,
-            y_table: presig.y_table.clone(),
+            y: KeyPoint {
+                point: presig.public_key,
+                table: presig.y_table.clone(),
+            },
             r_bars: presig.r_bars.clone(),
             s_points: presig.s_points.clone(),
             inbox,
@@ -225,7 +231,7 @@ impl Sign {
             r_prime_affine,
             r,
             own_s,
-            y_table,
+            y,
             r_bars,
             s_points,
             mut inbox,
@@ -243,7 +249,7 @@ impl Sign {
             affine: &r_prime_affine,
             r,
         };
-        if let Some(sig) = finalize(&y_table, tweak, &digest, &nonce, m, s)? {
+        if let Some(sig) = finalize(&y, tweak, &digest, &nonce, m, s)? {
             return Ok(sig);
         }
         // [S1.2] s_j′·R′ = (m + r′ε)·R̄_j + r′·S_j for every honest j.
@@ -272,6 +278,22 @@ impl Sign {
     }
 }
 
+/// The public key `Y`, with its table of multiples when the presignature brought one.
+struct KeyPoint {
+    point: ProjectivePoint,
+    table: Option<Arc<PointTable>>,
+}
+
+impl KeyPoint {
+    /// `s·Y` for a **public** `s`.
+    fn mul_public(&self, s: &Scalar) -> ProjectivePoint {
+        match &self.table {
+            Some(table) => table.mul_public(s),
+            None => self.point * s,
+        }
+    }
+}
+
 /// The re-randomized nonce point `R′`, its affine form and `r = x(R′) mod q`.
 struct Nonce<'a> {
     point: &'a ProjectivePoint,
@@ -291,7 +313,7 @@ struct Nonce<'a> {
 /// (the scalars are public: they are functions of the signature). Debug builds (and so every
 /// test) also verify with k256's ECDSA verifier and recover the key with k256 from `(r, s, v)`.
 fn finalize(
-    y: &PointTable,
+    y: &KeyPoint,
     tweak: Scalar,
     digest: &[u8; 32],
     nonce: &Nonce<'_>,
@@ -320,7 +342,7 @@ fn finalize(
     let x_reduced = r.to_repr() != nonce.affine.x();
     let recid = RecoveryId::new(y_odd, x_reduced);
     if cfg!(debug_assertions) {
-        let child_key = y.point() + ProjectivePoint::mul_by_generator(&tweak);
+        let child_key = y.point + ProjectivePoint::mul_by_generator(&tweak);
         let sig = K256Signature::from_scalars(r.to_repr(), s.to_repr())
             .map_err(|e| ProtocolError::Bug(format!("signature encoding: {e}")))?;
         let vk = VerifyingKey::from_affine(child_key.to_affine())
@@ -429,7 +451,18 @@ mod tests {
             affine: &affine,
             r,
         };
-        finalize(&PointTable::new(y), tweak, digest, &nonce, m, s).unwrap()
+        let plain = KeyPoint {
+            point: *y,
+            table: None,
+        };
+        let tabled = KeyPoint {
+            point: *y,
+            table: Some(Arc::new(PointTable::new(y))),
+        };
+        let out = finalize(&tabled, tweak, digest, &nonce, m, s).unwrap();
+        // With and without the table, the same answer.
+        assert_eq!(out, finalize(&plain, tweak, digest, &nonce, m, s).unwrap());
+        out
     }
 
     #[test]
