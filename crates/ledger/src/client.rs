@@ -122,15 +122,38 @@ impl Client {
     /// Up to `limit` entries from seq `from`; if there are none yet, waits up to `wait_ms`
     /// (capped by the server at 30 s) for the next one.
     pub fn log(&self, from: u64, limit: u32, wait_ms: u64) -> Result<Vec<Entry>, ClientError> {
-        let page: LogPage = self.get(
-            "/v1/log",
-            &[
-                ("from", from.to_string()),
-                ("limit", limit.to_string()),
-                ("wait_ms", wait_ms.to_string()),
-            ],
-            Duration::from_millis(wait_ms),
-        )?;
+        self.log_page(from, limit, wait_ms, None)
+    }
+
+    /// [`Client::log`] for an operator following the log: entries that ask nothing of
+    /// `operator` at once may come up to 10 ms later, batched with what follows (the server's
+    /// `UNCONCERNED_DELAY`).
+    pub fn follow(
+        &self,
+        from: u64,
+        limit: u32,
+        wait_ms: u64,
+        operator: &tessera_identity::IdentityKey,
+    ) -> Result<Vec<Entry>, ClientError> {
+        self.log_page(from, limit, wait_ms, Some(operator))
+    }
+
+    fn log_page(
+        &self,
+        from: u64,
+        limit: u32,
+        wait_ms: u64,
+        operator: Option<&tessera_identity::IdentityKey>,
+    ) -> Result<Vec<Entry>, ClientError> {
+        let mut query = vec![
+            ("from", from.to_string()),
+            ("limit", limit.to_string()),
+            ("wait_ms", wait_ms.to_string()),
+        ];
+        if let Some(op) = operator {
+            query.push(("operator", op.to_string()));
+        }
+        let page: LogPage = self.get("/v1/log", &query, Duration::from_millis(wait_ms))?;
         Ok(page.entries)
     }
 

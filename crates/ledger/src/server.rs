@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -152,13 +153,33 @@ fn fold(network: String, ledger_key: IdentityKey, entries: &[Entry]) -> Result<S
 
 /// Where a queued command's outcome goes.
 type Slot = Arc<Mutex<Option<Result<Receipt, AppendError>>>>;
+/// The longest a group commit waits for commands that were received but are not queued yet.
+const SIBLING_WAIT: Duration = Duration::from_millis(1);
+
+/// Counts a received command in [`Inner::arriving`] until it is queued for the group commit
+/// (or dropped on the way), so that a committer knows whether more are about to join.
+struct Arriving(Arc<Inner>);
+
+impl Arriving {
+    fn new(inner: &Arc<Inner>) -> Self {
+        inner.arriving.fetch_add(1, Ordering::AcqRel);
+        Arriving(inner.clone())
+    }
+}
+
+impl Drop for Arriving {
+    fn drop(&mut self) {
+        self.0.arriving.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// A command waiting for the group commit, and where its outcome goes.
 type Pending = (SignedCommand, Slot);
 
 impl Core {
     /// Checks and applies each command in order, then stores every accepted entry in one
     /// durable commit (group commit: commands that arrive while a commit is in progress share
-    /// the next one). The caller holds the core lock throughout, so nobody sees state that is
+    /// the next one; those that arrive while the batch is applied, from `more`, join it). The caller holds the core lock throughout, so nobody sees state that is
     /// not yet durable. Each command's outcome goes to its slot.
     ///
     /// `schedule` then sees the state with the batch applied and returns the ledger's own
@@ -168,17 +189,26 @@ impl Core {
     fn append_batch(
         &mut self,
         batch: Vec<Pending>,
+        more: &dyn Fn() -> Vec<Pending>,
         schedule: &dyn Fn(&State) -> Vec<SignedCommand>,
     ) -> usize {
+        let started = std::time::Instant::now();
         let mut accepted: Vec<(Entry, Option<Slot>)> = Vec::new();
-        for (command, slot) in batch {
-            let entry = self.state.next_entry(command);
-            // `apply` plans first and changes nothing when the plan is refused.
-            match self.state.apply(&entry) {
-                Ok(()) => accepted.push((entry, Some(slot))),
-                Err(r) => fill(&slot, Err(AppendError::Rejected(r))),
+        let mut batch = batch;
+        // Commands that arrive while the batch is being applied join it (`more` returns them,
+        // or nothing once there are none left to wait for).
+        while !batch.is_empty() {
+            for (command, slot) in batch {
+                let entry = self.state.next_entry(command);
+                // `apply` plans first and changes nothing when the plan is refused.
+                match self.state.apply(&entry) {
+                    Ok(()) => accepted.push((entry, Some(slot))),
+                    Err(r) => fill(&slot, Err(AppendError::Rejected(r))),
+                }
             }
+            batch = more();
         }
+        let applied = started.elapsed();
         let mut own = 0;
         for command in schedule(&self.state) {
             let name = command.command.action.name();
@@ -197,12 +227,15 @@ impl Core {
         if accepted.is_empty() {
             return 0;
         }
-        let started = std::time::Instant::now();
+        let decided = started.elapsed();
         match self.store.append_all(accepted.iter().map(|(e, _)| e)) {
             Ok(()) => {
+                let micros = |d: std::time::Duration| d.as_micros() as u64;
                 tracing::debug!(
                     entries = accepted.len(),
-                    us = started.elapsed().as_micros() as u64,
+                    apply_us = micros(applied),
+                    schedule_us = micros(decided - applied),
+                    store_us = micros(started.elapsed() - decided),
                     "group commit"
                 );
                 for (entry, slot) in accepted {
@@ -273,6 +306,8 @@ struct Inner {
     core: Mutex<Core>,
     /// Commands waiting for the next group commit (see [`Inner::append`]).
     queue: Mutex<Vec<Pending>>,
+    /// Commands received and decoded but not yet in `queue` (see [`Arriving`]).
+    arriving: AtomicUsize,
     /// Run the scheduler inside every commit (`LedgerConfig::run_scheduler`).
     schedule_inline: bool,
     head: watch::Sender<u64>,
@@ -304,13 +339,37 @@ impl Inner {
     ///
     /// Group commit: the command joins a queue; whoever holds the core lock next takes the whole
     /// queue and commits it at once. Three operators posting the same signature within a
-    /// millisecond cost one fsync, not three in a row.
-    fn append(&self, command: SignedCommand) -> Result<Receipt, AppendError> {
+    /// millisecond cost one fsync, not three in a row. Before it stores the batch, the committer
+    /// also takes the commands that were queued while it applied the batch, and waits (at most
+    /// [`SIBLING_WAIT`] in all) for commands the server already received and is still decoding,
+    /// so that they join this commit instead of waiting for the next one — the
+    /// `commit_delay`/`commit_siblings` rule of PostgreSQL's group commit, where the siblings
+    /// are requests already in the server.
+    fn append(
+        &self,
+        command: SignedCommand,
+        arriving: Option<Arriving>,
+    ) -> Result<Receipt, AppendError> {
         let slot = Arc::new(Mutex::new(None));
         lock(&self.queue).push((command, slot.clone()));
+        drop(arriving);
+        // The inline scheduler pass decided on the batch's state; another pass is only worth
+        // waking for if that one appended something (its commands may enable more).
+        let mut kick = !self.schedule_inline;
         let next = {
             let mut core = lock(&self.core);
             if lock(&slot).is_none() {
+                let until = std::time::Instant::now() + SIBLING_WAIT;
+                let more = || loop {
+                    let got = std::mem::take(&mut *lock(&self.queue));
+                    if !got.is_empty()
+                        || self.arriving.load(Ordering::Acquire) == 0
+                        || std::time::Instant::now() >= until
+                    {
+                        return got;
+                    }
+                    std::thread::sleep(Duration::from_micros(20));
+                };
                 let batch = std::mem::take(&mut *lock(&self.queue));
                 if let Some(why) = &core.failed {
                     let e = StoreError::Db {
@@ -321,12 +380,13 @@ impl Inner {
                         fill(s, Err(AppendError::Store(e.clone())));
                     }
                 } else {
-                    core.append_batch(batch, &|st| self.decisions(st));
+                    let own = core.append_batch(batch, &more, &|st| self.decisions(st));
+                    kick |= own > 0;
                 }
             }
             core.state.next_seq()
         };
-        self.appended(next);
+        self.appended(next, kick);
         let outcome = lock(&slot).take();
         outcome.unwrap_or_else(|| {
             Err(AppendError::Store(StoreError::Db {
@@ -344,12 +404,12 @@ impl Inner {
             let r = core.append_unchecked(command)?;
             (r, core.state.next_seq())
         };
-        self.appended(next);
+        self.appended(next, true);
         Ok(receipt)
     }
 
-    /// Wakes long-polls and the scheduler after an append that left `next` entries.
-    fn appended(&self, next: u64) {
+    /// Wakes long-polls after an append that left `next` entries, and the scheduler if `kick`.
+    fn appended(&self, next: u64, kick: bool) {
         // Appends race to this point after releasing the lock: only ever move the head forward.
         self.head.send_if_modified(|v| {
             let advance = next > *v;
@@ -358,7 +418,9 @@ impl Inner {
             }
             advance
         });
-        self.kick.notify_one();
+        if kick {
+            self.kick.notify_one();
+        }
     }
 
     /// Signs `action` with the ledger key and appends it.
@@ -369,7 +431,7 @@ impl Inner {
             now_ms(),
             &mut rand_core::OsRng,
         );
-        self.append(SignedCommand::sign(&self.identity, cmd))
+        self.append(SignedCommand::sign(&self.identity, cmd), None)
     }
 
     /// The scheduler's decisions for `state` now, signed with the ledger key (none when this
@@ -402,13 +464,14 @@ impl Inner {
                 if core.failed.is_some() {
                     return;
                 }
-                let own = core.append_batch(Vec::new(), &|st| self.decisions(st));
+                let own = core.append_batch(Vec::new(), &Vec::new, &|st| self.decisions(st));
                 (own, core.state.next_seq())
             };
             if own == 0 {
                 return;
             }
-            self.appended(next);
+            // This loop runs the next pass itself.
+            self.appended(next, false);
         }
     }
 }
@@ -482,6 +545,7 @@ impl Ledger {
                 failed: None,
             }),
             queue: Mutex::new(Vec::new()),
+            arriving: AtomicUsize::new(0),
             schedule_inline: config.run_scheduler,
             head,
             live: Mutex::new(BTreeMap::new()),
@@ -750,18 +814,78 @@ struct LogQuery {
     from: Option<u64>,
     limit: Option<usize>,
     wait_ms: Option<u64>,
+    /// The operator (identity, hex) that is following the log: see [`UNCONCERNED_DELAY`].
+    operator: Option<String>,
+}
+
+/// How much later a long-poll that names its operator is answered when none of the new entries
+/// asks that operator to act at once. An online signing session (`StartSign`,
+/// `StartSchnorrSign`) wakes its signers immediately, and an `AbortSession` wakes everyone;
+/// the other operators, and every operator for the rest (requests, results, background
+/// sessions — which run for seconds), hear of them up to this much later, batched. On a busy
+/// machine this keeps the nodes that have nothing to do off the CPU while a signature's one
+/// round and its results are on the way.
+const UNCONCERNED_DELAY: Duration = Duration::from_millis(10);
+
+/// Whether `entry` asks `operator` to act at once (see [`UNCONCERNED_DELAY`]).
+fn concerns(state: &State, entry: &Entry, operator: &IdentityKey) -> bool {
+    let is_signer = |key: &Hash32, signers: &[u16]| {
+        state
+            .key_keyring(key)
+            .and_then(|ring| ring.operator_index(operator))
+            .is_some_and(|i| signers.contains(&i))
+    };
+    match &entry.command.command.action {
+        Action::StartSign { presign, .. } => state
+            .presign(presign)
+            .is_some_and(|p| is_signer(&p.key, &p.signers)),
+        Action::StartSchnorrSign { request, signers } => state
+            .signature_request(request)
+            .is_some_and(|r| is_signer(&r.key, signers)),
+        Action::AbortSession { .. } => true,
+        _ => false,
+    }
 }
 
 async fn log(AxState(inner): AxState<Arc<Inner>>, Query(q): Query<LogQuery>) -> ApiResult<LogPage> {
     let from = q.from.unwrap_or(0);
     let limit = q.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let wait = wait_of(q.wait_ms);
+    let operator = match &q.operator {
+        None => None,
+        Some(s) => Some(
+            s.parse::<IdentityKey>()
+                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("operator: {e}")))?,
+        ),
+    };
     if !wait.is_zero() {
         let mut head = inner.head.subscribe();
         let mut stop = inner.shutdown.subscribe();
         tokio::select! {
             _ = tokio::time::timeout(wait, head.wait_for(|n| *n > from)) => {}
             _ = stop.wait_for(|s| *s) => {}
+        }
+        if let Some(operator) = operator {
+            // New entries that ask nothing of this operator can wait a little (batched with
+            // whatever follows), unless one that does arrives meanwhile.
+            let until = tokio::time::Instant::now() + UNCONCERNED_DELAY;
+            loop {
+                let urgent = {
+                    let core = lock(&inner.core);
+                    let start = usize::try_from(from).unwrap_or(usize::MAX);
+                    let end = start.saturating_add(limit).min(core.entries.len());
+                    let new = core.entries.get(start..end).unwrap_or(&[]);
+                    new.is_empty() || new.iter().any(|e| concerns(&core.state, e, &operator))
+                };
+                if urgent || tokio::time::Instant::now() >= until {
+                    break;
+                }
+                head.borrow_and_update();
+                tokio::select! {
+                    _ = tokio::time::timeout_at(until, head.changed()) => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+            }
         }
     }
     let core = lock(&inner.core);
@@ -772,6 +896,8 @@ async fn log(AxState(inner): AxState<Arc<Inner>>, Query(q): Query<LogQuery>) -> 
 }
 
 async fn submit(AxState(inner): AxState<Arc<Inner>>, body: Bytes) -> ApiResult<Receipt> {
+    // Counted from here until queued (or refused): a commit in progress may wait for it.
+    let arriving = Arriving::new(&inner);
     let command: SignedCommand = parse_json(&body)?;
     let now = now_ms();
     if command.command.issued_at_ms.abs_diff(now) > inner.max_skew_ms {
@@ -786,7 +912,7 @@ async fn submit(AxState(inner): AxState<Arc<Inner>>, body: Bytes) -> ApiResult<R
     let action = command.command.action.name();
     tracing::debug!(action, "command received");
     let task = inner.clone();
-    let result = tokio::task::spawn_blocking(move || task.append(command))
+    let result = tokio::task::spawn_blocking(move || task.append(command, Some(arriving)))
         .await
         .map_err(|e| ApiError::internal("append task", e))?;
     match result {
@@ -1052,6 +1178,53 @@ async fn operators(AxState(inner): AxState<Arc<Inner>>) -> ApiResult<OperatorsPa
 mod tests {
     use super::*;
 
+    /// A signing session wakes its signers at once, an abort everyone; nothing else does.
+    #[test]
+    fn only_an_online_session_or_an_abort_concerns_an_operator_at_once() {
+        use crate::testkit::{Net, Who};
+        let mut net = Net::new(3, 2);
+        let key = net.active_key();
+        let p = net.presign(key, &[0, 1], 0x51);
+        net.ready(p, &[0, 1]);
+        let request = net.command(
+            Who::Owner,
+            Action::RequestSignature {
+                key,
+                digest: Hash32([1; 32]),
+                tweak: None,
+                note: None,
+                deadline_ms: None,
+            },
+        );
+        let request = net.state.next_entry(request);
+        net.state.apply(&request).unwrap();
+        let start = net.command(
+            Who::Ledger,
+            Action::StartSign {
+                request: request.command.id(),
+                presign: p,
+            },
+        );
+        let start = net.state.next_entry(start);
+        net.state.apply(&start).unwrap();
+        let abort = net.command(
+            Who::Ledger,
+            Action::AbortSession {
+                session: p,
+                reason: "test".into(),
+            },
+        );
+        let abort = net.state.next_entry(abort);
+        let ops: Vec<IdentityKey> = net.ops.iter().map(|o| o.public()).collect();
+        let outsider = net.outsider.public();
+        let st = &net.state;
+        assert!(concerns(st, &start, &ops[0]) && concerns(st, &start, &ops[1]));
+        assert!(!concerns(st, &start, &ops[2]), "not a signer");
+        assert!(!concerns(st, &start, &outsider));
+        assert!(ops.iter().all(|o| !concerns(st, &request, o)));
+        assert!(ops.iter().all(|o| concerns(st, &abort, o)));
+    }
+
     #[test]
     fn rejections_map_to_caller_fault_statuses() {
         let s = |r: Rejection| ApiError::from(r).status;
@@ -1103,7 +1276,7 @@ mod tests {
         // A ledger-only action signed by an outsider: `/v1/commands` refuses it.
         let forged = SignedCommand::sign(&Identity::from_secret_bytes(&[3; 32]), set(&allowlist));
         assert!(matches!(
-            ledger.inner.append(forged.clone()),
+            ledger.inner.append(forged.clone(), None),
             Err(AppendError::Rejected(Rejection::NotLedger { .. }))
         ));
         let receipt = ledger.inner.append_unchecked(forged.clone()).unwrap();

@@ -119,6 +119,23 @@ fn submit_log_long_poll_and_request_status() {
     // An empty wait returns at once with nothing.
     assert!(client.log(3, 10, 0).unwrap().is_empty());
 
+    // An operator following the log is served the same entries (one that asks nothing of it
+    // at once may come a few ms later); a malformed operator is refused.
+    let followed = client.follow(2, 10, 10_000, &op(0).public()).unwrap();
+    assert_eq!(followed.len(), 1);
+    assert_eq!(followed[0].command, request_key);
+    assert!(client.follow(3, 10, 0, &op(0).public()).unwrap().is_empty());
+    let refused = ureq::get(&format!(
+        "{}/v1/log?from=0&wait_ms=10&operator=zz",
+        client.url()
+    ))
+    .config()
+    .http_status_as_error(false)
+    .build()
+    .call()
+    .unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+
     let key_id = receipt.id;
     match client.request(&key_id, 0).unwrap() {
         RequestView::Key(k) => assert_eq!(k.status, "pending"),
