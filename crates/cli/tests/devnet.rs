@@ -283,3 +283,109 @@ fn a_node_with_an_unlisted_binary_is_refused_by_peers_and_ledger() {
     let _ = altered_node.kill();
     let _ = altered_node.wait();
 }
+
+/// The 64-hex-digit runs in `line` (log fields such as `key=…`, `presign=…`, in order).
+fn hex_ids(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut run = String::new();
+    for c in line.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_hexdigit() {
+            run.push(c);
+        } else {
+            if run.len() == 64 {
+                out.push(run.clone());
+            }
+            run.clear();
+        }
+    }
+    out
+}
+
+/// A node keeps its next presignature armed: taken out of the sealed store (tombstoned) ahead
+/// of the request, so that the request's round waits for no disk write. Killed while holding
+/// one, it loses it; after the restart it reports the presign session, the ledger aborts it,
+/// and signing carries on with other presignatures.
+#[test]
+fn a_restarted_node_reports_the_presignature_it_had_armed() {
+    let net = Devnet::start_with_env(
+        "armed",
+        3,
+        3,
+        &["--pool", "2"],
+        &[("RUST_LOG", "info,tessera_node::jobs=debug")],
+    );
+    let key = net.json(&["key", "create", "--json"]);
+    let key_id = key["key_id"].as_str().unwrap().to_string();
+    let public_key = hex::decode(key["public_key"].as_str().unwrap()).unwrap();
+    let mut rs = vec![sign_and_check(&net, &key_id, &public_key, 0).r];
+    let key_hash: tessera_ledger::Hash32 = key_id.parse().unwrap();
+
+    // A full pool, and node 0 (a signer of every session in a 3-of-3) holding one armed.
+    let log_path = std::path::PathBuf::from(net.state()["nodes"][0]["log"].as_str().unwrap());
+    let mut armed = None;
+    wait_until(
+        "a full pool and an armed presignature on node 0",
+        Duration::from_secs(300),
+        || {
+            let (st, _) = net.ledger_state();
+            let available = st
+                .presigns_for_key(&key_hash)
+                .iter()
+                .filter(|p| p.is_available())
+                .count();
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            armed = log
+                .lines()
+                .rfind(|l| l.contains("presignature armed"))
+                .and_then(|l| hex_ids(l).get(1).cloned());
+            available == 2 && armed.is_some()
+        },
+    );
+    let armed: tessera_ledger::Hash32 = armed.unwrap().parse().unwrap();
+    let (st, _) = net.ledger_state();
+    assert!(
+        st.presign(&armed).is_some_and(|p| p.is_available()),
+        "node 0 armed a presignature the ledger can still assign"
+    );
+
+    let old_pid = net.node_pid(0);
+    kill(Pid::from_raw(old_pid), Signal::SIGKILL).unwrap();
+    wait_until(
+        "the supervisor restarts node 0",
+        Duration::from_secs(30),
+        || net.node_pid(0) != old_pid,
+    );
+    let node0: tessera_identity::IdentityKey = net.state()["nodes"][0]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    wait_until(
+        "node 0 reports the armed presignature and the ledger aborts its session",
+        Duration::from_secs(60),
+        || {
+            let (st, log) = net.ledger_state();
+            let reported = log.iter().any(|e| {
+                e.command.signer == node0
+                    && matches!(
+                        &e.command.command.action,
+                        Action::SessionFailed { session, check, .. }
+                            if *session == armed && check == "armed presignature lost in a restart"
+                    )
+            });
+            reported && st.presign(&armed).is_some_and(|p| p.aborted.is_some())
+        },
+    );
+
+    // Signing goes on, on other presignatures; none was used twice.
+    for i in 1..4 {
+        rs.push(sign_and_check(&net, &key_id, &public_key, i).r);
+    }
+    let (st, _) = net.ledger_state();
+    assert!(
+        st.presign(&armed).is_some_and(|p| p.assigned.is_none()),
+        "the lost presignature was never assigned to a request"
+    );
+    let distinct: BTreeSet<&String> = rs.iter().collect();
+    assert_eq!(distinct.len(), rs.len(), "two signatures share an r");
+}

@@ -53,6 +53,8 @@ pub struct Ctx {
     /// re-checks its Paillier primes (about 150 ms of Miller–Rabin), which must not sit on the
     /// one-round signing path.
     pub shares: Mutex<HashMap<String, Arc<KeyShare>>>,
+    /// Each key's armed presignature, if any (see [`arm`]).
+    pub armed: Mutex<HashMap<Hash32, Armed>>,
     /// Per-round timeout of resharing sessions, whose rounds verify every new operator's
     /// setup proofs and take minutes with large committees.
     pub reshare_round_timeout: Duration,
@@ -594,7 +596,8 @@ pub fn presign(
 
 pub fn pool_gauge(ctx: &Ctx, key: &Hash32) {
     if let Ok(ids) = ctx.store.presignatures(&key.to_string()) {
-        ctx.metrics.set_pool(&key.to_string(), ids.len());
+        let armed = usize::from(lock(&ctx.armed).contains_key(key));
+        ctx.metrics.set_pool(&key.to_string(), ids.len() + armed);
     }
 }
 
@@ -611,6 +614,126 @@ pub struct SignJob {
     /// ρ: the hash of the ledger entry that bound the approved request to the presignature,
     /// fixed only after the request was (SECURITY-CHECKLIST, re-randomized presignatures).
     pub entropy: [u8; 32],
+}
+
+/// A presignature taken out of the sealed store ahead of the request that will use it (see
+/// [`arm`]).
+pub struct Armed {
+    /// Its presign session.
+    pub session: Hash32,
+    presig: Presignature,
+}
+
+impl std::fmt::Debug for Armed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Armed")
+            .field("session", &self.session)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Arms `key`'s next presignature: takes it out of the sealed store — tombstoned, durably,
+/// exactly as signing consumes one — and keeps it in memory for the next request, so that the
+/// request's one round does not wait for a durable write. "Marked consumed durably before the
+/// signature share leaves" holds as before; the write just happens earlier.
+///
+/// `candidates` are the key's presign sessions this node signs in and that no request has
+/// taken yet, in the order the ledger assigns them; the first one this node holds is armed.
+/// An armed presignature whose session `keep` no longer accepts (aborted, or its request went
+/// another way) is dropped first. If the node stops while holding one, the presignature is
+/// lost (tombstoned, never used); the next start reports it ([`lost_armed`]).
+pub fn arm(
+    ctx: &Ctx,
+    key: Hash32,
+    generation: Option<Hash32>,
+    candidates: &[Hash32],
+    keep: impl Fn(&Hash32) -> bool,
+) {
+    let mut armed = lock(&ctx.armed);
+    if let Some(a) = armed.get(&key) {
+        if keep(&a.session) {
+            return;
+        }
+        tracing::debug!(%key, presign = %a.session, "armed presignature dropped: its session is over");
+        armed.remove(&key);
+    }
+    let k = key.to_string();
+    let stored = match ctx.store.presignatures(&k) {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::warn!(%key, error = %e, "could not list presignatures");
+            return;
+        }
+    };
+    let Some(session) = candidates
+        .iter()
+        .find(|c| stored.contains(&c.to_string()))
+        .copied()
+    else {
+        return;
+    };
+    let share = match load_share(ctx, &key, generation) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(%key, error = %e, "cannot arm a presignature");
+            return;
+        }
+    };
+    let bytes = match ctx.store.arm_presignature(&k, &session.to_string()) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(%key, presign = %session, error = %e, "could not arm a presignature");
+            return;
+        }
+    };
+    match Presignature::from_sealed_bytes(&bytes, &share) {
+        Ok(presig) => {
+            armed.insert(key, Armed { session, presig });
+            drop(armed);
+            tracing::debug!(%key, presign = %session, "presignature armed");
+        }
+        Err(e) => {
+            drop(armed);
+            // Tombstoned and unusable: have the ledger abort the session.
+            tracing::warn!(%key, presign = %session, error = %e, "stored presignature unreadable");
+            let report = Action::SessionFailed {
+                session,
+                blamed: Vec::new(),
+                check: "stored presignature unreadable".into(),
+            };
+            if let Err(e) = submit(ctx, report) {
+                tracing::warn!(error = %e, "could not report the failure to the ledger");
+            }
+        }
+    }
+    pool_gauge(ctx, &key);
+}
+
+/// Drops `key`'s armed presignature if it is the one of `session` (the session was aborted).
+pub fn disarm(ctx: &Ctx, key: &Hash32, session: &Hash32) {
+    let mut armed = lock(&ctx.armed);
+    if armed.get(key).is_some_and(|a| a.session == *session) {
+        armed.remove(key);
+    }
+}
+
+/// Presign sessions whose presignature this node armed before it last stopped: lost with the
+/// process (tombstoned), by key. The caller reports those the ledger could still assign.
+pub fn lost_armed(ctx: &Ctx) -> Vec<(Hash32, Hash32)> {
+    match ctx.store.armed_presignatures() {
+        Ok(v) => v
+            .into_iter()
+            .filter_map(|(k, p)| Some((k.parse().ok()?, p.parse().ok()?)))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list armed presignatures");
+            Vec::new()
+        }
+    }
 }
 
 /// Online signing: consumes the presignature durably, then runs the one round.
@@ -648,13 +771,31 @@ pub fn sign(
         ctx,
         spec,
         |net| {
-            // Durable before anything derived from the presignature leaves this process.
-            let bytes = ctx
-                .store
-                .consume_presignature(&job.key.to_string(), &job.presign.to_string())?;
-            tracing::debug!(request = %job.request, "presignature consumed");
-            let presig = Presignature::from_sealed_bytes(&bytes, &share)
-                .map_err(|e| JobError::Local(e.to_string()))?;
+            let presig = {
+                // Held across the fallback's consumption too, so that arming cannot take this
+                // presignature out from under it.
+                let mut armed = lock(&ctx.armed);
+                if armed
+                    .get(&job.key)
+                    .is_some_and(|a| a.session == job.presign)
+                {
+                    let a = armed.remove(&job.key);
+                    drop(armed);
+                    tracing::debug!(request = %job.request, "armed presignature taken");
+                    a.map(|a| a.presig)
+                        .ok_or_else(|| JobError::Local("armed presignature vanished".into()))?
+                } else {
+                    // Durable before anything derived from the presignature leaves this process.
+                    let t = Instant::now();
+                    let bytes = ctx
+                        .store
+                        .consume_presignature(&job.key.to_string(), &job.presign.to_string())?;
+                    drop(armed);
+                    tracing::debug!(request = %job.request, us = t.elapsed().as_micros() as u64, "presignature consumed");
+                    Presignature::from_sealed_bytes(&bytes, &share)
+                        .map_err(|e| JobError::Local(e.to_string()))?
+                }
+            };
             let machine = Sign::new(presig, &req).map_err(SessionError::from)?;
             let mut rng = fresh_rng();
             Ok(net.run(machine, &mut rng)?)
@@ -1098,6 +1239,7 @@ pub fn public_shares_hex(share: &KeyShare) -> Result<Vec<String>, JobError> {
 /// Drops every presignature of `key` (as tombstones): they were made with shares that are no
 /// longer in force.
 pub fn discard_presignatures(ctx: &Ctx, key: &Hash32) {
+    lock(&ctx.armed).remove(key);
     let k = key.to_string();
     match ctx.store.presignatures(&k) {
         Ok(ids) => {

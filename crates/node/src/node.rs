@@ -9,7 +9,7 @@ use std::time::Duration;
 use tessera_identity::{Identity, IdentityKey};
 use tessera_ledger::command::{Action, Entry, Hash32, Operator};
 use tessera_ledger::state::{
-    ChangeStatus, KeyStatus, RefreshStatus, Rejection, SignatureStatus, State,
+    ChangeStatus, KeyStatus, PresignSession, RefreshStatus, Rejection, SignatureStatus, State,
 };
 use tessera_ledger::Client;
 use tessera_store::Store;
@@ -178,6 +178,7 @@ pub async fn run(
         reshare_round_timeout: cfg.reshare_round_timeout,
         paillier: PaillierSource::start(store.clone(), insecure_index),
         shares: std::sync::Mutex::new(HashMap::new()),
+        armed: std::sync::Mutex::new(HashMap::new()),
     });
 
     // Sessions abandoned by a previous run of this node: report them so the ledger reschedules
@@ -201,9 +202,35 @@ pub async fn run(
         }
         let _ = store.journal_remove(j);
     }
+    // Presignatures armed by a previous run were lost with it (tombstoned, never used): have
+    // the ledger abort those it could still assign, instead of failing a request on one.
+    {
+        let st = state.read().unwrap_or_else(|p| p.into_inner());
+        for (_, session) in jobs::lost_armed(&ctx) {
+            if st.presign(&session).is_some_and(|p| p.is_unassigned()) {
+                let c = ctx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _ = jobs::submit(
+                        &c,
+                        Action::SessionFailed {
+                            session,
+                            blamed: Vec::new(),
+                            check: "armed presignature lost in a restart".into(),
+                        },
+                    );
+                });
+            }
+        }
+    }
     // Work started before this run that is still open.
     for e in std::mem::take(&mut backlog) {
         dispatch(&ctx, &state, &e, true);
+    }
+    {
+        let st = state.read().unwrap_or_else(|p| p.into_inner());
+        for key in st.keys().iter().map(|k| k.id) {
+            arm_next(&ctx, &st, &key);
+        }
     }
     for key in state
         .read()
@@ -286,7 +313,9 @@ pub async fn run(
         loop {
             let c = f_ctx.ledger.clone();
             let from = next;
-            let got = tokio::task::spawn_blocking(move || c.log(from, 256, LOG_WAIT_MS)).await;
+            let me = f_ctx.identity.public();
+            let got =
+                tokio::task::spawn_blocking(move || c.follow(from, 256, LOG_WAIT_MS, &me)).await;
             let entries = match got {
                 Ok(Ok(v)) => v,
                 Ok(Err(e)) => {
@@ -300,6 +329,7 @@ pub async fn run(
                 tracing::debug!(from = first.seq, to = last.seq, "log entries received");
             }
             let mut peers_changed = false;
+            let mut arm_keys = BTreeSet::new();
             for e in entries {
                 next = next.max(e.seq + 1);
                 let mut fresh = Vec::new();
@@ -313,7 +343,18 @@ pub async fn run(
                     );
                     for e in fresh {
                         dispatch(&f_ctx, &f_state, &e, false);
+                        if let Some(key) =
+                            arming_key(&f_state.read().unwrap_or_else(|p| p.into_inner()), &e)
+                        {
+                            arm_keys.insert(key);
+                        }
                     }
+                }
+            }
+            if !arm_keys.is_empty() {
+                let st = f_state.read().unwrap_or_else(|p| p.into_inner());
+                for key in &arm_keys {
+                    arm_next(&f_ctx, &st, key);
                 }
             }
             if peers_changed {
@@ -353,6 +394,58 @@ pub async fn run(
         Err(t) => drop(t),
     }
     Ok(())
+}
+
+/// The key whose armed presignature `e` may call for (re)arming: after a presign session is
+/// ready or aborted, and after a signature is done (its armed presignature was used). Not after
+/// `StartSign`: arming then would put a durable write beside the signature's one round.
+fn arming_key(st: &State, e: &Entry) -> Option<Hash32> {
+    match &e.command.command.action {
+        Action::PresignReady { session } | Action::AbortSession { session, .. } => {
+            st.presign(session).map(|p| p.key)
+        }
+        Action::SignatureDone { request, .. } => st.signature_request(request).map(|r| r.key),
+        _ => None,
+    }
+}
+
+/// Arms `key`'s next presignature in the background ([`jobs::arm`]) if this node signs with
+/// the key and has presign sessions that no request has taken yet.
+fn arm_next(ctx: &Arc<Ctx>, st: &State, key: &Hash32) {
+    let me = ctx.identity.public();
+    let Some(idx) = st.key_keyring(key).and_then(|r| r.operator_index(&me)) else {
+        return;
+    };
+    let Some(generation) = st.key(key).map(|k| k.generation) else {
+        return;
+    };
+    let sessions = st.presigns_for_key(key);
+    // The ledger assigns the oldest ready session first.
+    let mut candidates: Vec<&PresignSession> = sessions
+        .iter()
+        .copied()
+        .filter(|p| p.is_unassigned() && p.signers.contains(&idx))
+        .collect();
+    candidates.sort_by_key(|p| (!p.is_ready(), p.started_seq));
+    let candidates: Vec<Hash32> = candidates.iter().map(|p| p.id).collect();
+    // An armed session stays armed while a request may still use it.
+    let keep: BTreeSet<Hash32> = sessions
+        .iter()
+        .filter(|p| {
+            p.aborted.is_none()
+                && p.assigned.is_none_or(|r| {
+                    matches!(
+                        st.signature_request(&r).map(|r| &r.status),
+                        Some(SignatureStatus::Signing { presign, .. }) if *presign == p.id
+                    )
+                })
+        })
+        .map(|p| p.id)
+        .collect();
+    let (c, key) = (ctx.clone(), *key);
+    tokio::task::spawn_blocking(move || {
+        jobs::arm(&c, key, generation, &candidates, |s| keep.contains(s));
+    });
 }
 
 /// Verifies and applies one entry; on success pushes it to `out` for dispatch and returns true.
@@ -780,6 +873,7 @@ fn dispatch(ctx: &Arc<Ctx>, state: &RwLock<State>, e: &Entry, catching_up: bool)
             // An aborted presign session is never assigned again: drop its presignature (a
             // tombstone, like consumption) so that it cannot be used and does not linger.
             if let Some(p) = st.presign(session) {
+                jobs::disarm(ctx, &p.key, session);
                 match ctx
                     .store
                     .consume_presignature(&p.key.to_string(), &session.to_string())

@@ -39,14 +39,21 @@ const PAILLIER_KEYS: Def = TableDefinition::new("paillier_keys");
 const JOURNAL: Def = TableDefinition::new("journal");
 const META: Def = TableDefinition::new("meta");
 const PRESIGNATURES: Def = TableDefinition::new("presignatures");
-/// Tombstones: `key_id/presig_id` → reason byte ([`TOMBSTONE_USED`] or [`TOMBSTONE_DISCARDED`]).
+/// Tombstones: `key_id/presig_id` → reason byte ([`TOMBSTONE_USED`], [`TOMBSTONE_DISCARDED`]
+/// or [`TOMBSTONE_ARMED`]).
 const CONSUMED: TableDefinition<'static, &'static str, u8> =
     TableDefinition::new("presignatures_consumed");
+/// The last presignature armed for each key: `key_id` → `presig_id` (see
+/// [`Store::arm_presignature`]).
+const ARMED: TableDefinition<'static, &'static str, &'static str> =
+    TableDefinition::new("presignatures_armed");
 /// The store's own records (the sealed check value); not reachable through [`Table`].
 const INTERNAL: Def = TableDefinition::new("store");
 
 const TOMBSTONE_USED: u8 = 1;
 const TOMBSTONE_DISCARDED: u8 = 2;
+/// Taken out ahead of a request: it may or may not have been used since.
+const TOMBSTONE_ARMED: u8 = 3;
 
 /// The general sealed tables. Presignatures are deliberately absent: they are reachable only
 /// through the single-use API ([`Store::put_presignature`], [`Store::consume_presignature`]), so
@@ -181,6 +188,7 @@ impl Store {
                 txn.open_table(t).map_err(db)?;
             }
             txn.open_table(CONSUMED).map_err(db)?;
+            txn.open_table(ARMED).map_err(db)?;
             let mut internal = txn.open_table(INTERNAL).map_err(db)?;
             let existing = internal
                 .get(CHECK_KEY)
@@ -297,6 +305,43 @@ impl Store {
         key_id: &str,
         presig_id: &str,
     ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        self.take_presignature(key_id, presig_id, TOMBSTONE_USED)
+    }
+
+    /// Takes a presignature out **ahead of** the request that will use it, exactly as
+    /// [`Store::consume_presignature`] does (removed, tombstoned, durable before the bytes are
+    /// returned), and records it as `key_id`'s armed presignature in the same transaction,
+    /// replacing the previous one. The caller keeps it in memory for the next request: the
+    /// durable write is then off that request's path. A process that stops while holding one
+    /// loses it — it is tombstoned, so it is never used — and finds it again with
+    /// [`Store::armed_presignatures`] to report it.
+    pub fn arm_presignature(
+        &self,
+        key_id: &str,
+        presig_id: &str,
+    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        self.take_presignature(key_id, presig_id, TOMBSTONE_ARMED)
+    }
+
+    /// `(key_id, presig_id)` of the last presignature armed for each key (see
+    /// [`Store::arm_presignature`]); it may since have been used.
+    pub fn armed_presignatures(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let txn = self.db.begin_read().map_err(db)?;
+        let t = txn.open_table(ARMED).map_err(db)?;
+        let mut out = Vec::new();
+        for entry in t.iter().map_err(db)? {
+            let (k, v) = entry.map_err(db)?;
+            out.push((k.value().to_string(), v.value().to_string()));
+        }
+        Ok(out)
+    }
+
+    fn take_presignature(
+        &self,
+        key_id: &str,
+        presig_id: &str,
+        reason: u8,
+    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
         let k = presig_key(key_id, presig_id)?;
         let txn = self.write_txn()?;
         let plain = {
@@ -318,7 +363,11 @@ impl Store {
             // A tampered record aborts the transaction (dropping it rolls back): it stays in
             // place, reported again on every attempt, and is never used.
             let plain = self.unseal(PRESIGNATURES.name(), &k, &record)?;
-            consumed.insert(k.as_str(), TOMBSTONE_USED).map_err(db)?;
+            consumed.insert(k.as_str(), reason).map_err(db)?;
+            if reason == TOMBSTONE_ARMED {
+                let mut armed = txn.open_table(ARMED).map_err(db)?;
+                armed.insert(key_id, presig_id).map_err(db)?;
+            }
             plain
         };
         txn.commit().map_err(db)?;

@@ -234,6 +234,60 @@ fn presignature_is_consumed_once() -> TestResult {
 }
 
 #[test]
+fn armed_presignature_is_taken_once_and_remembered_per_key() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = db_path(&dir);
+    {
+        let store = Store::open(&path, &KEY)?;
+        for id in ["ps1", "ps2", "ps3"] {
+            store.put_presignature("key", id, id.as_bytes())?;
+        }
+        store.put_presignature("other", "ps9", b"ps9")?;
+        assert!(store.armed_presignatures()?.is_empty());
+
+        assert_eq!(store.arm_presignature("key", "ps1")?.as_slice(), b"ps1");
+        // Armed is taken: tombstoned, gone from the pool, never handed out or stored again.
+        assert!(store.is_consumed("key", "ps1")?);
+        assert_eq!(store.presignatures("key")?, ["ps2", "ps3"]);
+        let err = store.consume_presignature("key", "ps1").err();
+        assert!(
+            matches!(err, Some(StoreError::AlreadyConsumed { .. })),
+            "{err:?}"
+        );
+        let err = store.arm_presignature("key", "ps1").err();
+        assert!(
+            matches!(err, Some(StoreError::AlreadyConsumed { .. })),
+            "{err:?}"
+        );
+        let err = store.put_presignature("key", "ps1", b"again").err();
+        assert!(
+            matches!(err, Some(StoreError::AlreadyConsumed { .. })),
+            "{err:?}"
+        );
+        assert_eq!(store.armed_presignatures()?, [("key".into(), "ps1".into())]);
+
+        // One slot per key: the next arming replaces it; a failed one leaves it alone.
+        store.arm_presignature("key", "ps2")?;
+        let err = store.arm_presignature("key", "nope").err();
+        assert!(matches!(err, Some(StoreError::NotFound { .. })), "{err:?}");
+        store.arm_presignature("other", "ps9")?;
+        // Consuming (the request's own path) does not touch the slots.
+        store.consume_presignature("key", "ps3")?;
+    }
+    // Durable: a restarted process finds what it held.
+    let store = Store::open(&path, &KEY)?;
+    assert_eq!(
+        store.armed_presignatures()?,
+        [
+            ("key".to_string(), "ps2".to_string()),
+            ("other".to_string(), "ps9".to_string())
+        ]
+    );
+    assert!(store.presignatures("key")?.is_empty());
+    Ok(())
+}
+
+#[test]
 fn consumed_presignature_cannot_be_put_again() -> TestResult {
     let dir = tempfile::tempdir()?;
     let store = Store::open(&db_path(&dir), &KEY)?;

@@ -34,6 +34,18 @@ impl Devnet {
 
     /// [`Devnet::start`] with more `tessera devnet` arguments (e.g. `--pool 2`).
     pub fn start_with(name: &str, operators: u16, threshold: u16, extra: &[&str]) -> Devnet {
+        Devnet::start_with_env(name, operators, threshold, extra, &[])
+    }
+
+    /// [`Devnet::start_with`] with environment variables for the devnet and its processes
+    /// (e.g. `RUST_LOG`).
+    pub fn start_with_env(
+        name: &str,
+        operators: u16,
+        threshold: u16,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Devnet {
         let dir =
             std::env::temp_dir().join(format!("tessera-devnet-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -53,6 +65,7 @@ impl Devnet {
                 &["--round-timeout", "30"][..]
             })
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
