@@ -179,8 +179,9 @@ type Pending = (SignedCommand, Slot);
 impl Core {
     /// Checks and applies each command in order, then stores every accepted entry in one
     /// durable commit (group commit: commands that arrive while a commit is in progress share
-    /// the next one; those that arrive while the batch is applied, from `more`, join it). The caller holds the core lock throughout, so nobody sees state that is
-    /// not yet durable. Each command's outcome goes to its slot.
+    /// the next one; those that arrive while the batch is applied, from `more`, join it). The
+    /// caller holds the core lock throughout, so nobody sees state that is not yet durable.
+    /// Each command's outcome goes to its slot.
     ///
     /// `schedule` then sees the state with the batch applied and returns the ledger's own
     /// commands (the scheduler's decisions); they are applied and committed in the same
@@ -306,7 +307,8 @@ struct Inner {
     core: Mutex<Core>,
     /// Commands waiting for the next group commit (see [`Inner::append`]).
     queue: Mutex<Vec<Pending>>,
-    /// Commands received and decoded but not yet in `queue` (see [`Arriving`]).
+    /// Commands received (still being decoded and checked) but not yet in `queue` (see
+    /// [`Arriving`]).
     arriving: AtomicUsize,
     /// Run the scheduler inside every commit (`LedgerConfig::run_scheduler`).
     schedule_inline: bool,
