@@ -829,21 +829,14 @@ struct LogQuery {
 /// round and its results are on the way.
 const UNCONCERNED_DELAY: Duration = Duration::from_millis(10);
 
-/// Whether `entry` asks `operator` to act at once (see [`UNCONCERNED_DELAY`]).
-fn concerns(state: &State, entry: &Entry, operator: &IdentityKey) -> bool {
-    let is_signer = |key: &Hash32, signers: &[u16]| {
-        state
-            .key_keyring(key)
-            .and_then(|ring| ring.operator_index(operator))
-            .is_some_and(|i| signers.contains(&i))
-    };
-    match &entry.command.command.action {
-        Action::StartSign { presign, .. } => state
-            .presign(presign)
-            .is_some_and(|p| is_signer(&p.key, &p.signers)),
-        Action::StartSchnorrSign { request, signers } => state
-            .signature_request(request)
-            .is_some_and(|r| is_signer(&r.key, signers)),
+/// Whether `entry` asks `operator` to act at once (see [`UNCONCERNED_DELAY`]): an online
+/// signing session it is in ([`State::concerns`]) or any abort.
+fn urgent_for(state: &State, entry: &Entry, operator: &IdentityKey) -> bool {
+    let action = &entry.command.command.action;
+    match action {
+        Action::StartSign { .. } | Action::StartSchnorrSign { .. } => {
+            state.concerns(action, operator)
+        }
         Action::AbortSession { .. } => true,
         _ => false,
     }
@@ -877,7 +870,7 @@ async fn log(AxState(inner): AxState<Arc<Inner>>, Query(q): Query<LogQuery>) -> 
                     let start = usize::try_from(from).unwrap_or(usize::MAX);
                     let end = start.saturating_add(limit).min(core.entries.len());
                     let new = core.entries.get(start..end).unwrap_or(&[]);
-                    new.is_empty() || new.iter().any(|e| concerns(&core.state, e, &operator))
+                    new.is_empty() || new.iter().any(|e| urgent_for(&core.state, e, &operator))
                 };
                 if urgent || tokio::time::Instant::now() >= until {
                     break;
@@ -1188,7 +1181,7 @@ mod tests {
         let key = net.active_key();
         let p = net.presign(key, &[0, 1], 0x51);
         net.ready(p, &[0, 1]);
-        let request = net.command(
+        let request = net.entry(
             Who::Owner,
             Action::RequestSignature {
                 key,
@@ -1198,33 +1191,28 @@ mod tests {
                 deadline_ms: None,
             },
         );
-        let request = net.state.next_entry(request);
-        net.state.apply(&request).unwrap();
-        let start = net.command(
+        let start = net.entry(
             Who::Ledger,
             Action::StartSign {
                 request: request.command.id(),
                 presign: p,
             },
         );
-        let start = net.state.next_entry(start);
-        net.state.apply(&start).unwrap();
-        let abort = net.command(
+        let abort = net.entry(
             Who::Ledger,
             Action::AbortSession {
                 session: p,
                 reason: "test".into(),
             },
         );
-        let abort = net.state.next_entry(abort);
         let ops: Vec<IdentityKey> = net.ops.iter().map(|o| o.public()).collect();
         let outsider = net.outsider.public();
         let st = &net.state;
-        assert!(concerns(st, &start, &ops[0]) && concerns(st, &start, &ops[1]));
-        assert!(!concerns(st, &start, &ops[2]), "not a signer");
-        assert!(!concerns(st, &start, &outsider));
-        assert!(ops.iter().all(|o| !concerns(st, &request, o)));
-        assert!(ops.iter().all(|o| concerns(st, &abort, o)));
+        assert!(urgent_for(st, &start, &ops[0]) && urgent_for(st, &start, &ops[1]));
+        assert!(!urgent_for(st, &start, &ops[2]), "not a signer");
+        assert!(!urgent_for(st, &start, &outsider));
+        assert!(ops.iter().all(|o| !urgent_for(st, &request, o)));
+        assert!(ops.iter().all(|o| urgent_for(st, &abort, o)));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use k256::ecdsa::{RecoveryId, SigningKey};
 use tessera_identity::Identity;
 
-use crate::command::{Action, Command, Hash32, Operator, SignedCommand};
+use crate::command::{Action, Command, Entry, Hash32, Operator, SignedCommand};
 use crate::state::*;
 
 pub(crate) const NET: &str = "testnet";
@@ -152,6 +152,17 @@ impl Net {
                 Err(e)
             }
         }
+    }
+
+    /// Applies `action` by `who` and returns its entry.
+    #[track_caller]
+    pub(crate) fn entry(&mut self, who: Who, action: Action) -> Entry {
+        let sc = self.command(who, action);
+        let entry = self.state.next_entry(sc);
+        if let Err(e) = self.state.apply(&entry) {
+            panic!("unexpected rejection: {e}");
+        }
+        entry
     }
 
     pub(crate) fn push(&mut self, who: Who, action: Action) -> Result<Hash32, Rejection> {
