@@ -187,17 +187,7 @@ pub async fn run(
     for j in &abandoned {
         if let Some((_, session)) = j.split_once(':') {
             if let Ok(session) = session.parse::<Hash32>() {
-                let c = ctx.clone();
-                tokio::task::spawn_blocking(move || {
-                    let _ = jobs::submit(
-                        &c,
-                        Action::SessionFailed {
-                            session,
-                            blamed: Vec::new(),
-                            check: "restart".into(),
-                        },
-                    );
-                });
+                report_abandoned(&ctx, session, "restart");
             }
         }
         let _ = store.journal_remove(j);
@@ -208,17 +198,7 @@ pub async fn run(
         let st = state.read().unwrap_or_else(|p| p.into_inner());
         for (_, session) in jobs::lost_armed(&ctx) {
             if st.presign(&session).is_some_and(|p| p.is_unassigned()) {
-                let c = ctx.clone();
-                tokio::task::spawn_blocking(move || {
-                    let _ = jobs::submit(
-                        &c,
-                        Action::SessionFailed {
-                            session,
-                            blamed: Vec::new(),
-                            check: "armed presignature lost in a restart".into(),
-                        },
-                    );
-                });
+                report_abandoned(&ctx, session, "armed presignature lost in a restart");
             }
         }
     }
@@ -394,6 +374,22 @@ pub async fn run(
         Err(t) => drop(t),
     }
     Ok(())
+}
+
+/// Reports in the background that this node cannot finish `session` (`SessionFailed`, blaming
+/// no one), so that the ledger reschedules at once instead of waiting for a timeout.
+fn report_abandoned(ctx: &Arc<Ctx>, session: Hash32, check: &'static str) {
+    let c = ctx.clone();
+    tokio::task::spawn_blocking(move || {
+        let report = Action::SessionFailed {
+            session,
+            blamed: Vec::new(),
+            check: check.into(),
+        };
+        if let Err(e) = jobs::submit(&c, report) {
+            tracing::warn!(%session, error = %e, "could not report an abandoned session");
+        }
+    });
 }
 
 /// The key whose armed presignature `e` may call for (re)arming: after a presign session is
