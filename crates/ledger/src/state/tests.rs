@@ -690,6 +690,16 @@ fn signature_done_with_an_invalid_signature_is_rejected() {
         net.rejected(Who::Op(0), done(req, good)),
         Rejection::Duplicate { index: 0, .. }
     ));
+    // Only a post identical to an accepted one skips the check: another signer's different,
+    // invalid post is still refused.
+    assert!(matches!(
+        net.rejected(Who::Op(1), done(req, wrong)),
+        Rejection::InvalidSignature(_)
+    ));
+    assert_eq!(
+        net.rejected(Who::Op(1), done(req, (good.0, good.1, good.2 ^ 1))),
+        Rejection::WrongRecoveryId(good.2 ^ 1)
+    );
     net.ok(Who::Op(1), done(req, good));
     assert!(matches!(
         net.state.signature_request(&req).map(|r| &r.status),
