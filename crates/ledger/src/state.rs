@@ -234,13 +234,18 @@ pub struct Keyring {
     pub min_regions: u16,
 }
 
+/// The index of `who` in a committee.
+fn index_of(operators: &[Operator], who: &IdentityKey) -> Option<u16> {
+    operators
+        .iter()
+        .position(|o| o.identity == *who)
+        .and_then(|i| u16::try_from(i).ok())
+}
+
 impl Keyring {
     /// The index of `who` among the operators.
     pub fn operator_index(&self, who: &IdentityKey) -> Option<u16> {
-        self.operators
-            .iter()
-            .position(|o| o.identity == *who)
-            .and_then(|i| u16::try_from(i).ok())
+        index_of(&self.operators, who)
     }
 
     pub fn operator(&self, index: u16) -> Option<&Operator> {
@@ -1496,16 +1501,7 @@ impl State {
         keyring_id: &str,
         key_type: &str,
     ) -> Result<Plan, Rejection> {
-        let ring = self
-            .keyrings
-            .get(keyring_id)
-            .ok_or_else(|| Rejection::UnknownKeyring(keyring_id.to_string()))?;
-        if !ring.is_owner(&ctx.signer) {
-            return Err(Rejection::NotOwner {
-                signer: ctx.signer,
-                keyring: ring.id.clone(),
-            });
-        }
+        let ring = self.owned_keyring(ctx, keyring_id)?;
         if key_type != KEY_TYPE_ECDSA_SECP256K1 {
             if tessera_schnorr::KeyType::from_name(key_type).is_none() {
                 return Err(Rejection::UnsupportedKeyType(key_type.to_string()));
@@ -1536,20 +1532,26 @@ impl State {
         }))
     }
 
-    /// The key of an owner's request: it exists, the signer owns its keyring, and it is
-    /// active. Returns the record and its public key.
-    fn owned_active_key(&self, ctx: &Ctx, key: &Hash32) -> Result<(&KeyRecord, &str), Rejection> {
-        let rec = self.keys.get(key).ok_or(Rejection::UnknownKey(*key))?;
+    /// The keyring `keyring_id`, if the command's signer is one of its owners.
+    fn owned_keyring(&self, ctx: &Ctx, keyring_id: &str) -> Result<&Keyring, Rejection> {
         let ring = self
             .keyrings
-            .get(&rec.keyring_id)
-            .ok_or_else(|| Rejection::UnknownKeyring(rec.keyring_id.clone()))?;
+            .get(keyring_id)
+            .ok_or_else(|| Rejection::UnknownKeyring(keyring_id.to_string()))?;
         if !ring.is_owner(&ctx.signer) {
             return Err(Rejection::NotOwner {
                 signer: ctx.signer,
                 keyring: ring.id.clone(),
             });
         }
+        Ok(ring)
+    }
+
+    /// The key of an owner's request: it exists, the signer owns its keyring, and it is
+    /// active. Returns the record and its public key.
+    fn owned_active_key(&self, ctx: &Ctx, key: &Hash32) -> Result<(&KeyRecord, &str), Rejection> {
+        let rec = self.keys.get(key).ok_or(Rejection::UnknownKey(*key))?;
+        self.owned_keyring(ctx, &rec.keyring_id)?;
         let KeyStatus::Active { public_key, .. } = &rec.status else {
             return Err(wrong_state(
                 format!("key {key}"),

@@ -93,10 +93,7 @@ pub struct KeyringChange {
 impl KeyringChange {
     /// The index of `who` in the new committee.
     pub fn operator_index(&self, who: &IdentityKey) -> Option<u16> {
-        self.operators
-            .iter()
-            .position(|o| o.identity == *who)
-            .and_then(|i| u16::try_from(i).ok())
+        super::index_of(&self.operators, who)
     }
 
     /// The size of the new committee.
@@ -344,16 +341,7 @@ impl State {
         threshold: u16,
         operators: &[Operator],
     ) -> Result<Plan, Rejection> {
-        let ring = self
-            .keyrings
-            .get(keyring_id)
-            .ok_or_else(|| Rejection::UnknownKeyring(keyring_id.to_string()))?;
-        if !ring.is_owner(&ctx.signer) {
-            return Err(Rejection::NotOwner {
-                signer: ctx.signer,
-                keyring: ring.id.clone(),
-            });
-        }
+        let ring = self.owned_keyring(ctx, keyring_id)?;
         self.check_not_changing(ctx, keyring_id)?;
         if operators.is_empty() || operators.len() > MAX_OPERATORS {
             return Err(malformed(
