@@ -190,17 +190,29 @@ impl Net {
         self.ops.len()
     }
 
-    /// A requested key, keygen started, not yet reported.
-    pub(crate) fn generating_key(&mut self) -> Hash32 {
-        let key = self.ok(
+    /// A key of `key_type` requested by the owner from the keyring "ring".
+    #[track_caller]
+    pub(crate) fn request_key(&mut self, key_type: &str) -> Hash32 {
+        self.ok(
             Who::Owner,
             Action::RequestKey {
                 keyring_id: "ring".into(),
-                key_type: "ecdsa-secp256k1".into(),
+                key_type: key_type.into(),
             },
-        );
+        )
+    }
+
+    /// A requested key of `key_type`, keygen started, not yet reported.
+    #[track_caller]
+    pub(crate) fn generating_key_of(&mut self, key_type: &str) -> Hash32 {
+        let key = self.request_key(key_type);
         self.ok(Who::Ledger, Action::StartKeygen { request: key });
         key
+    }
+
+    /// A requested ECDSA key, keygen started, not yet reported.
+    pub(crate) fn generating_key(&mut self) -> Hash32 {
+        self.generating_key_of("ecdsa-secp256k1")
     }
 
     pub(crate) fn key_generated(&self, key: Hash32) -> Action {

@@ -42,13 +42,7 @@ fn presign_starts(actions: &[Action]) -> Vec<Vec<u16>> {
 #[test]
 fn keygen_starts_only_when_every_operator_is_live() {
     let mut net = Net::new(3, 2);
-    let key = net.ok(
-        Who::Owner,
-        Action::RequestKey {
-            keyring_id: "ring".into(),
-            key_type: "ecdsa-secp256k1".into(),
-        },
-    );
+    let key = net.request_key("ecdsa-secp256k1");
     assert!(step(&mut net, &[0, 1], 1_000, &cfg(2)).is_empty());
     let a = step(&mut net, &[0, 1, 2], 1_000, &cfg(2));
     assert_eq!(a, vec![Action::StartKeygen { request: key }]);
@@ -316,14 +310,7 @@ fn schnorr_keys_get_no_presign_pool() {
 
 /// An active `eddsa-ed25519` key (the Ed25519 base point as its public key).
 fn active_ed25519_key(net: &mut Net) -> Hash32 {
-    let key = net.ok(
-        Who::Owner,
-        Action::RequestKey {
-            keyring_id: "ring".into(),
-            key_type: "eddsa-ed25519".into(),
-        },
-    );
-    net.ok(Who::Ledger, Action::StartKeygen { request: key });
+    let key = net.generating_key_of("eddsa-ed25519");
     for op in 0..net.n() {
         net.ok(
             Who::Op(op),

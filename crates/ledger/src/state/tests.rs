@@ -505,13 +505,7 @@ fn key_generated_conflict_marks_the_key_failed() {
 #[test]
 fn key_generated_needs_a_valid_point_and_a_running_keygen() {
     let mut net = Net::new(2, 2);
-    let key = net.ok(
-        Who::Owner,
-        Action::RequestKey {
-            keyring_id: "ring".into(),
-            key_type: "ecdsa-secp256k1".into(),
-        },
-    );
+    let key = net.request_key("ecdsa-secp256k1");
     let kg = net.key_generated(key);
     let e = net.rejected(Who::Op(0), kg);
     assert!(matches!(e, Rejection::WrongState { .. }), "{e}");

@@ -193,13 +193,7 @@ fn change_keyring_rules() {
 #[test]
 fn change_keyring_waits_for_key_generation() {
     let mut net = Net::new(3, 2);
-    let key = net.ok(
-        Who::Owner,
-        Action::RequestKey {
-            keyring_id: "ring".into(),
-            key_type: "ecdsa-secp256k1".into(),
-        },
-    );
+    let key = net.request_key("ecdsa-secp256k1");
     let a = change(&net);
     let e = net.rejected(Who::Owner, a.clone());
     assert!(e.to_string().contains(&key.to_string()), "{e}");
@@ -216,14 +210,7 @@ fn change_keyring_waits_for_key_generation() {
 #[test]
 fn change_keyring_refuses_schnorr_keys() {
     let mut net = Net::new(3, 2);
-    let key = net.ok(
-        Who::Owner,
-        Action::RequestKey {
-            keyring_id: "ring".into(),
-            key_type: "eddsa-ed25519".into(),
-        },
-    );
-    net.ok(Who::Ledger, Action::StartKeygen { request: key });
+    let key = net.generating_key_of("eddsa-ed25519");
     for i in 0..3 {
         net.ok(
             Who::Op(i),
@@ -265,13 +252,7 @@ fn sessions_of_a_changing_keyring_are_refused_but_requests_wait() {
         },
     );
     assert!(changing(e));
-    let k2 = net.ok(
-        Who::Owner,
-        Action::RequestKey {
-            keyring_id: "ring".into(),
-            key_type: "ecdsa-secp256k1".into(),
-        },
-    );
+    let k2 = net.request_key("ecdsa-secp256k1");
     let e = net.rejected(Who::Ledger, Action::StartKeygen { request: k2 });
     assert!(changing(e));
     // After a failed change, sessions run again, with the old committee.
@@ -571,14 +552,7 @@ fn key_generated_carries_the_public_shares() {
 #[test]
 fn a_schnorr_key_generated_carries_no_public_shares() {
     let mut net = Net::new(3, 2);
-    let key = net.ok(
-        Who::Owner,
-        Action::RequestKey {
-            keyring_id: "ring".into(),
-            key_type: "eddsa-ed25519".into(),
-        },
-    );
-    net.ok(Who::Ledger, Action::StartKeygen { request: key });
+    let key = net.generating_key_of("eddsa-ed25519");
     let e = net.rejected(
         Who::Op(0),
         Action::KeyGenerated {
