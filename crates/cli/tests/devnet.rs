@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{exe, http_get, openssl_verifies, wait_until, Devnet};
+use common::{exe, http_get, openssl_verifies, sign_verified, wait_until, Devnet};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use sha2::{Digest, Sha256};
@@ -30,17 +30,7 @@ struct Signed {
 
 fn sign_and_check(net: &Devnet, key: &str, public_key: &[u8], i: usize) -> Signed {
     let message = format!("devnet message {i}");
-    let v = net.json(&["sign", "--key", key, "--message", &message, "--json"]);
-    let digest: [u8; 32] = Sha256::digest(message.as_bytes()).into();
-    assert_eq!(v["digest"].as_str().unwrap(), hex::encode(digest));
-    assert_eq!(v["key_id"].as_str().unwrap(), key);
-    let r = hex::decode(v["r"].as_str().unwrap()).unwrap();
-    let s = hex::decode(v["s"].as_str().unwrap()).unwrap();
-    assert!(
-        openssl_verifies(public_key, &digest, &r, &s, &i.to_string()),
-        "OpenSSL rejects signature {i}"
-    );
-    assert!(v["recovery_id"].as_u64().unwrap() <= 3);
+    let v = sign_verified(net, key, public_key, &message, None, &i.to_string());
     assert_eq!(v["signers"].as_array().unwrap().len(), 3);
     Signed {
         r: v["r"].as_str().unwrap().to_string(),

@@ -22,8 +22,7 @@
 #[allow(dead_code)]
 mod common;
 
-use common::{openssl_verifies, Devnet};
-use sha2::{Digest, Sha256};
+use common::{sign_verified, Devnet};
 use tessera_ledger::command::Action;
 use tessera_ledger::state::KeyStatus;
 use tessera_ledger::Hash32;
@@ -31,24 +30,7 @@ use tessera_ledger::Hash32;
 /// Signs `message` with `key` through the network and checks it with OpenSSL; returns the
 /// signers' operator indices.
 fn sign_and_check(net: &Devnet, key: &str, public_key: &[u8], message: &str) -> Vec<u64> {
-    let v = net.json(&[
-        "sign",
-        "--key",
-        key,
-        "--message",
-        message,
-        "--timeout",
-        "1800",
-        "--json",
-    ]);
-    let digest: [u8; 32] = Sha256::digest(message.as_bytes()).into();
-    let r = hex::decode(v["r"].as_str().unwrap()).unwrap();
-    let s = hex::decode(v["s"].as_str().unwrap()).unwrap();
-    assert!(
-        openssl_verifies(public_key, &digest, &r, &s, message),
-        "OpenSSL rejects the signature over {message:?}"
-    );
-    assert_eq!(v["public_key"].as_str().unwrap(), hex::encode(public_key));
+    let v = sign_verified(net, key, public_key, message, Some(1800), message);
     v["signers"]
         .as_array()
         .unwrap()

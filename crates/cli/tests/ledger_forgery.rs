@@ -24,7 +24,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::{append_unchecked, http_get, openssl_verifies, wait_until, Devnet};
+use common::{append_unchecked, http_get, sign_verified, wait_until, Devnet};
 use rand_core::OsRng;
 use sha2::{Digest, Sha256};
 use tessera_identity::Identity;
@@ -60,24 +60,7 @@ fn rejected_total(metrics_url: &str) -> u64 {
 
 /// Signs `message` through the CLI, checks it with OpenSSL, returns the request id.
 fn sign_and_check(net: &Devnet, key: &str, public_key: &[u8], message: &str, tag: &str) -> Hash32 {
-    let v = net.json(&[
-        "sign",
-        "--key",
-        key,
-        "--message",
-        message,
-        "--json",
-        "--timeout",
-        "60",
-    ]);
-    let digest: [u8; 32] = Sha256::digest(message.as_bytes()).into();
-    assert_eq!(v["digest"].as_str().unwrap(), hex::encode(digest));
-    let r = hex::decode(v["r"].as_str().unwrap()).unwrap();
-    let s = hex::decode(v["s"].as_str().unwrap()).unwrap();
-    assert!(
-        openssl_verifies(public_key, &digest, &r, &s, tag),
-        "OpenSSL rejects the signature over {message:?}"
-    );
+    let v = sign_verified(net, key, public_key, message, Some(60), tag);
     assert_eq!(v["signers"].as_array().unwrap().len(), 2);
     v["request_id"].as_str().unwrap().parse().unwrap()
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use k256::ecdsa::signature::hazmat::PrehashVerifier;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use sha2::Digest as _;
 use tessera_ledger::{Client, Entry, Rejection, State};
 
 pub struct Devnet {
@@ -226,6 +227,38 @@ pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Signs `message` with `key` through the CLI (`--timeout` if given), checks that the answer
+/// is for that message and key and that OpenSSL accepts the signature (`tag` names its files),
+/// and returns the CLI's JSON.
+#[allow(dead_code)]
+pub fn sign_verified(
+    net: &Devnet,
+    key: &str,
+    public_key: &[u8],
+    message: &str,
+    timeout_secs: Option<u64>,
+    tag: &str,
+) -> serde_json::Value {
+    let timeout = timeout_secs.map(|t| t.to_string());
+    let mut args = vec!["sign", "--key", key, "--message", message, "--json"];
+    if let Some(t) = &timeout {
+        args.extend(["--timeout", t]);
+    }
+    let v = net.json(&args);
+    let digest: [u8; 32] = sha2::Sha256::digest(message.as_bytes()).into();
+    assert_eq!(v["digest"].as_str().unwrap(), hex::encode(digest));
+    assert_eq!(v["key_id"].as_str().unwrap(), key);
+    assert_eq!(v["public_key"].as_str().unwrap(), hex::encode(public_key));
+    assert!(v["recovery_id"].as_u64().unwrap() <= 3);
+    let r = hex::decode(v["r"].as_str().unwrap()).unwrap();
+    let s = hex::decode(v["s"].as_str().unwrap()).unwrap();
+    assert!(
+        openssl_verifies(public_key, &digest, &r, &s, tag),
+        "OpenSSL rejects the signature over {message:?}"
+    );
+    v
 }
 
 /// OpenSSL's verdict on (r, s) over `digest` under the SEC1 `public_key`.
