@@ -713,6 +713,11 @@ pub fn arm(
     pool_gauge(ctx, &key);
 }
 
+/// The presign session of `key`'s armed presignature, if one is armed.
+pub fn armed_session(ctx: &Ctx, key: &Hash32) -> Option<Hash32> {
+    lock(&ctx.armed).get(key).map(|a| a.session)
+}
+
 /// Drops `key`'s armed presignature if it is the one of `session` (the session was aborted).
 pub fn disarm(ctx: &Ctx, key: &Hash32, session: &Hash32) {
     let mut armed = lock(&ctx.armed);

@@ -415,6 +415,13 @@ fn arm_next(ctx: &Arc<Ctx>, st: &State, key: &Hash32) {
     let Some(generation) = st.key(key).map(|k| k.generation) else {
         return;
     };
+    // Usually the key's armed presignature is still usable: nothing to scan or start.
+    if jobs::armed_session(ctx, key)
+        .and_then(|s| st.presign(&s))
+        .is_some_and(|p| still_usable(st, p))
+    {
+        return;
+    }
     let sessions = st.presigns_for_key(key);
     // The ledger assigns the oldest ready session first.
     let mut candidates: Vec<&PresignSession> = sessions
@@ -424,24 +431,27 @@ fn arm_next(ctx: &Arc<Ctx>, st: &State, key: &Hash32) {
         .collect();
     candidates.sort_by_key(|p| (!p.is_ready(), p.started_seq));
     let candidates: Vec<Hash32> = candidates.iter().map(|p| p.id).collect();
-    // An armed session stays armed while a request may still use it.
     let keep: BTreeSet<Hash32> = sessions
         .iter()
-        .filter(|p| {
-            p.aborted.is_none()
-                && p.assigned.is_none_or(|r| {
-                    matches!(
-                        st.signature_request(&r).map(|r| &r.status),
-                        Some(SignatureStatus::Signing { presign, .. }) if *presign == p.id
-                    )
-                })
-        })
+        .filter(|p| still_usable(st, p))
         .map(|p| p.id)
         .collect();
     let (c, key) = (ctx.clone(), *key);
     tokio::task::spawn_blocking(move || {
         jobs::arm(&c, key, generation, &candidates, |s| keep.contains(s));
     });
+}
+
+/// Whether a request may still use presign session `p`: not aborted, and unassigned or assigned
+/// to a request still signing with it. An armed presignature stays armed while this holds.
+fn still_usable(st: &State, p: &PresignSession) -> bool {
+    p.aborted.is_none()
+        && p.assigned.is_none_or(|r| {
+            matches!(
+                st.signature_request(&r).map(|r| &r.status),
+                Some(SignatureStatus::Signing { presign, .. }) if *presign == p.id
+            )
+        })
 }
 
 /// Verifies and applies one entry; on success pushes it to `out` for dispatch and returns true.
